@@ -1,0 +1,6 @@
+//! The `layer-store` command.
+
+fn main() {
+    eprintln!("layer-store: not built yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,1 @@
+//! The overlayfs graph driver.

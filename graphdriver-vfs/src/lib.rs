@@ -1,0 +1,1 @@
+//! The copy-based graph driver: works on any filesystem and as any user.

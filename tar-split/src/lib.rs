@@ -1,0 +1,17 @@
+//! tar-split: split a tar stream into metadata (raw header segments and one entry per member) and
+//! the members' payloads, and put the identical stream back together from the metadata and a
+//! directory holding the payloads.
+//!
+//! The metadata model is the Go `tar-split`'s: a sequence of [`Entry`] values, raw
+//! [`Entry::Segment`]s and [`Entry::File`]s. Concatenating the segments, with each file entry
+//! replaced by the bytes of the file it names, gives back the original stream.
+
+mod entry;
+mod getter;
+mod header;
+mod sink;
+
+pub use entry::{Entry, FileEntry};
+pub use getter::{FileGetter, Payload};
+pub use header::{EntryKind, Header, SparseMap, SparseRegion, Timestamp};
+pub use sink::{EntrySink, NullSink, VecSink};
