@@ -1,1 +1,9 @@
 //! The overlayfs graph driver.
+
+mod fs_thread;
+mod layout;
+mod mount_calls;
+mod mounter;
+mod options;
+
+pub use options::{MountApi, OverlayOptions};
