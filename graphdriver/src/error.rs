@@ -54,6 +54,12 @@ pub enum DriverError {
         /// Why.
         reason: String,
     },
+    /// `put` of a layer that has no mount user counted.
+    #[error("layer {id} is not mounted")]
+    NotMounted {
+        /// The layer's ID.
+        id: String,
+    },
     /// An ID that cannot name a directory (empty, `/`, `..`, NUL, too long).
     #[error("invalid layer id {id:?}")]
     InvalidId {
@@ -133,9 +139,10 @@ impl DriverError {
             DriverError::UnknownLayer { .. } => ErrorKind::NotFound,
             DriverError::LayerExists { .. } => ErrorKind::AlreadyExists,
             DriverError::Busy { .. } => ErrorKind::Busy,
-            DriverError::InvalidId { .. } | DriverError::Apply { .. } | DriverError::Tar { .. } => {
-                ErrorKind::InvalidInput
-            }
+            DriverError::InvalidId { .. }
+            | DriverError::Apply { .. }
+            | DriverError::Tar { .. }
+            | DriverError::NotMounted { .. } => ErrorKind::InvalidInput,
             DriverError::Mount { .. } | DriverError::Io { .. } => ErrorKind::Io,
         }
     }

@@ -4,11 +4,19 @@
 //! (the cache-ID, or a read-write layer's mount-ID) and asks the driver to create it above a parent,
 //! fill it from a layer tar, mount it, diff it and remove it. No driver knows the store or its
 //! database.
+//!
+//! Shared pieces, one module each: [`apply`] (a layer tar into a directory, confined),
+//! [`fsutil`] (durability, the incomplete-marker protocol, safe removal), [`mount_refs`]
+//! (mount reference counts), [`mountinfo`] (`/proc/self/mountinfo`), and [`validate_id`].
 
 mod driver;
 mod error;
+pub mod fsutil;
+mod id;
+pub mod mount_refs;
+pub mod mountinfo;
 
-pub use driver::{
-    Capabilities, Change, ChangeKind, CreateOpts, Driver, LayerListing, MountOpts,
-};
+pub use driver::{Capabilities, Change, ChangeKind, CreateOpts, Driver, LayerListing, MountOpts};
 pub use error::{DriverError, ErrorKind, Result};
+pub use id::{validate_id, MAX_ID_LEN};
+pub use mount_refs::MountRefs;
