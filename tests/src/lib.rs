@@ -1,1 +1,3 @@
 //! Helpers shared by the scenario tests in `tests/tests/`.
+
+pub mod layers;
