@@ -1,3 +1,2 @@
 //! Helpers shared by the scenario tests in `tests/tests/`.
 
-pub mod layers;

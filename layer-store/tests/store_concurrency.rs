@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use layer_store::ChainId;
-use store_tests::layers::{drivers, open_store, read_all, sha256, tar_of, Item};
+mod common;
+use common::layers::{drivers, open_store, read_all, sha256, tar_of, Item};
 
 fn tars() -> Vec<Vec<u8>> {
     (0..4)

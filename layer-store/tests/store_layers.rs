@@ -4,7 +4,8 @@ use layer_store::{
     create_chain_id, ChainId, Descriptor, DiffId, DriverChoice, RwLayerOpts, Store, StoreError,
     StoreOptions,
 };
-use store_tests::layers::{drivers, open_store, read_all, sha256, tar_of, Item};
+mod common;
+use common::layers::{drivers, open_store, read_all, sha256, tar_of, Item};
 
 fn base_tar() -> Vec<u8> {
     tar_of(&[
