@@ -6,9 +6,11 @@
 //! [`Entry::Segment`]s and [`Entry::File`]s. Concatenating the segments, with each file entry
 //! replaced by the bytes of the file it names, gives back the original stream.
 
+pub mod binary;
 mod entry;
 mod getter;
 mod header;
+pub mod json;
 mod sink;
 
 pub use entry::{Entry, FileEntry};
