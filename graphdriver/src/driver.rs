@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use tar_split::{FileGetter, TarReader};
 
+use crate::check::DriverFinding;
 use crate::Result;
 
 /// Options for creating a layer.
@@ -132,4 +133,21 @@ pub trait Driver: Send + Sync {
     /// A getter of the payloads of the files the layer itself holds (not its parents'), by the
     /// names a tar-split of the layer records: for byte-exact reassembly of its tar.
     fn file_getter(&self, id: &str) -> Result<Box<dyn FileGetter + Send>>;
+
+    /// Checks what only this driver knows of the layer `id`'s layout (overlay: the `link` file,
+    /// the `l/` symlink, the `lower` file), given the driver IDs of the layers below it, nearest
+    /// first, as the store's metadata records the chain. Changes nothing on disk. The default
+    /// finds nothing: a driver without such files has nothing to add to the store's own checks.
+    fn check_layer(&self, id: &str, lower_ids: &[&str]) -> Vec<DriverFinding> {
+        let _ = (id, lower_ids);
+        Vec::new()
+    }
+
+    /// Repairs one finding [`Driver::check_layer`] returned for the same layer and chain.
+    /// `Ok(true)`: fixed; `Ok(false)`: this driver cannot fix it without loss (the store decides
+    /// what to do with the layer). The default fixes nothing.
+    fn repair_layer(&self, id: &str, lower_ids: &[&str], finding: &DriverFinding) -> Result<bool> {
+        let _ = (id, lower_ids, finding);
+        Ok(false)
+    }
 }

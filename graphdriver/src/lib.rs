@@ -9,6 +9,7 @@
 //! [`fsutil`] (durability, the incomplete-marker protocol, safe removal), [`mount_refs`]
 //! (mount reference counts), [`mountinfo`] (`/proc/self/mountinfo`), and [`validate_id`].
 
+pub mod check;
 mod driver;
 mod error;
 pub mod fsutil;
@@ -16,6 +17,7 @@ mod id;
 pub mod mount_refs;
 pub mod mountinfo;
 
+pub use check::DriverFinding;
 pub use driver::{Capabilities, Change, ChangeKind, CreateOpts, Driver, LayerListing, MountOpts};
 pub use error::{DriverError, ErrorKind, Result};
 pub use id::{validate_id, MAX_ID_LEN};
