@@ -15,6 +15,8 @@
 mod error;
 mod escape;
 mod names;
+#[cfg(test)]
+mod proptests;
 mod reader;
 mod writer;
 
