@@ -15,7 +15,7 @@
 //! recovery deletes, never as a damaged complete one.
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
@@ -154,7 +154,7 @@ pub fn remove_all(path: &Path) -> Result<()> {
         });
     };
     let parent_fd = open_dir(parent)?;
-    remove_all_at(&parent_fd, name.as_encoded_bytes()).map_err(|(op, e)| DriverError::Io {
+    remove_all_at(parent_fd.as_fd(), name.as_encoded_bytes()).map_err(|(op, e)| DriverError::Io {
         op,
         path: path.to_owned(),
         source: e.into(),
@@ -166,7 +166,10 @@ type RemoveError = (&'static str, Errno);
 /// Removes `name` in `dir` and, if it is a directory, everything beneath it. Descends with one
 /// open directory at a time (climbing back by `..`), so depth costs neither stack nor fds; each
 /// directory is read once, its files removed and its subdirectories' names kept for later.
-pub(crate) fn remove_all_at(dir: &OwnedFd, name: &[u8]) -> std::result::Result<(), RemoveError> {
+pub(crate) fn remove_all_at(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+) -> std::result::Result<(), RemoveError> {
     match unlink_entry(dir, name, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => return Ok(()),
         Err(Errno::ISDIR) => {}
@@ -176,14 +179,14 @@ pub(crate) fn remove_all_at(dir: &OwnedFd, name: &[u8]) -> std::result::Result<(
     // One level per open directory below `dir`: its name and the subdirectories still to remove.
     let mut levels: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
     let mut cur = open_child_dir(dir, name, top_dev)?;
-    levels.push((name.to_vec(), clear_files(&cur)?));
+    levels.push((name.to_vec(), clear_files(cur.as_fd())?));
     loop {
         let Some((done, pending)) = levels.last_mut() else {
             return Ok(());
         };
         if let Some(child) = pending.pop() {
-            let next = open_child_dir(&cur, &child, top_dev)?;
-            let subdirs = clear_files(&next)?;
+            let next = open_child_dir(cur.as_fd(), &child, top_dev)?;
+            let subdirs = clear_files(next.as_fd())?;
             levels.push((child, subdirs));
             cur = next;
             continue;
@@ -196,7 +199,7 @@ pub(crate) fn remove_all_at(dir: &OwnedFd, name: &[u8]) -> std::result::Result<(
             rfs::openat(&cur, "..", dir_flags(), Mode::empty())
         }
         .map_err(|e| ("open parent", e))?;
-        match unlink_entry(&parent, &done, AtFlags::REMOVEDIR) {
+        match unlink_entry(parent.as_fd(), &done, AtFlags::REMOVEDIR) {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => return Err(("remove directory", e)),
         }
@@ -205,7 +208,7 @@ pub(crate) fn remove_all_at(dir: &OwnedFd, name: &[u8]) -> std::result::Result<(
 }
 
 /// Removes every non-directory in `dir` and returns the names of its subdirectories.
-fn clear_files(dir: &OwnedFd) -> std::result::Result<Vec<Vec<u8>>, RemoveError> {
+fn clear_files(dir: BorrowedFd<'_>) -> std::result::Result<Vec<Vec<u8>>, RemoveError> {
     let mut subdirs = Vec::new();
     let mut entries = rfs::Dir::read_from(dir).map_err(|e| ("read directory", e))?;
     while let Some(entry) = entries.read() {
@@ -234,7 +237,7 @@ fn dir_flags() -> OFlags {
 /// Opens a subdirectory for removal: never through a symlink, never into another mount, making
 /// it readable and writable first if its mode forbids it.
 fn open_child_dir(
-    parent: &OwnedFd,
+    parent: BorrowedFd<'_>,
     name: &[u8],
     top_dev: u64,
 ) -> std::result::Result<OwnedFd, RemoveError> {
@@ -262,7 +265,7 @@ fn open_child_dir(
 
 /// Whether `name` in `parent` is a mount point of the same device (a bind mount): `openat2`
 /// with `RESOLVE_NO_XDEV` refuses to cross it. Kernels without `openat2` skip this check.
-fn is_mount_point(parent: &OwnedFd, name: &[u8]) -> std::result::Result<bool, RemoveError> {
+fn is_mount_point(parent: BorrowedFd<'_>, name: &[u8]) -> std::result::Result<bool, RemoveError> {
     match rfs::openat2(
         parent,
         name,
@@ -279,11 +282,11 @@ fn is_mount_point(parent: &OwnedFd, name: &[u8]) -> std::result::Result<bool, Re
 
 /// `unlinkat`, retrying once after clearing immutable/append-only flags (which make it fail with
 /// `EPERM`) and once after making the parent writable (`EACCES`).
-fn unlink_entry(dir: &OwnedFd, name: &[u8], flags: AtFlags) -> rustix::io::Result<()> {
+fn unlink_entry(dir: BorrowedFd<'_>, name: &[u8], flags: AtFlags) -> rustix::io::Result<()> {
     match rfs::unlinkat(dir, name, flags) {
         Err(Errno::PERM) if flags.is_empty() || flags == AtFlags::REMOVEDIR => {
             clear_inode_flags(dir, name);
-            clear_flags_of(dir.as_fd());
+            clear_flags_of(dir);
             rfs::unlinkat(dir, name, flags)
         }
         Err(Errno::ACCESS) => {
@@ -296,7 +299,7 @@ fn unlink_entry(dir: &OwnedFd, name: &[u8], flags: AtFlags) -> rustix::io::Resul
     }
 }
 
-fn clear_inode_flags(dir: &OwnedFd, name: &[u8]) {
+fn clear_inode_flags(dir: BorrowedFd<'_>, name: &[u8]) {
     // Only regular files and directories carry these flags; symlinks cannot be opened here.
     if let Ok(fd) = rfs::openat(
         dir,
@@ -308,7 +311,7 @@ fn clear_inode_flags(dir: &OwnedFd, name: &[u8]) {
     }
 }
 
-fn clear_flags_of(fd: std::os::fd::BorrowedFd<'_>) {
+fn clear_flags_of(fd: BorrowedFd<'_>) {
     if let Ok(flags) = rfs::ioctl_getflags(fd) {
         let sticky = rfs::IFlags::IMMUTABLE | rfs::IFlags::APPEND;
         if flags.intersects(sticky) {

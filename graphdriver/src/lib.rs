@@ -9,6 +9,7 @@
 //! [`fsutil`] (durability, the incomplete-marker protocol, safe removal), [`mount_refs`]
 //! (mount reference counts), [`mountinfo`] (`/proc/self/mountinfo`), and [`validate_id`].
 
+pub mod apply;
 pub mod check;
 mod driver;
 mod error;
@@ -16,6 +17,7 @@ pub mod fsutil;
 mod id;
 pub mod mount_refs;
 pub mod mountinfo;
+pub mod tar_writer;
 
 pub use check::DriverFinding;
 pub use driver::{Capabilities, Change, ChangeKind, CreateOpts, Driver, LayerListing, MountOpts};

@@ -1,0 +1,703 @@
+//! The per-entry work of applying a tar: one filesystem object per member, fd-relative.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, XattrFlags};
+use rustix::io::Errno;
+use tar_split::{EntryKind, Header, Timestamp};
+
+use super::path::{clean, has_dotdot, join};
+use super::walker::{dir_flags, kind_at, WalkError, Walker};
+use super::{ApplyOptions, WhiteoutMode};
+use crate::fsutil::remove_all_at;
+use crate::{DriverError, Result};
+
+const WHITEOUT_PREFIX: &[u8] = b".wh.";
+const AUFS_META_PREFIX: &[u8] = b".wh..wh.";
+const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+/// Size of the reused copy buffer: large enough that big files move in few syscalls.
+const COPY_BUF: usize = 256 * 1024;
+
+/// A directory whose mode and times are set once everything inside it exists: adding entries
+/// changes a directory's mtime, and a read-only mode would stop an unprivileged caller adding them.
+struct DeferredDir {
+    path: Vec<u8>,
+    mode: u32,
+    times: Timestamps,
+}
+
+/// Applies tar members one at a time to a layer directory (see the module's security notes).
+/// [`super::apply_tar`] drives it from a `TarReader`; it can be driven from any parser.
+pub struct Applier<'o> {
+    opts: &'o ApplyOptions,
+    walker: Walker,
+    buf: Vec<u8>,
+    deferred: Vec<DeferredDir>,
+    /// Paths this tar created (and their ancestors): in `Delete` mode, whiteouts and opaque
+    /// markers remove only what lower layers put there.
+    unpacked: HashSet<Vec<u8>>,
+    size: u64,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn timespec(t: Timestamp) -> Timespec {
+    Timespec {
+        tv_sec: t.secs,
+        tv_nsec: t.nanos.into(),
+    }
+}
+
+impl<'o> Applier<'o> {
+    /// Starts applying to `layer_root`, an existing directory.
+    pub fn new(layer_root: &Path, opts: &'o ApplyOptions) -> Result<Self> {
+        let root =
+            rfs::open(layer_root, dir_flags(), Mode::empty()).map_err(|e| DriverError::Io {
+                op: "open layer directory",
+                path: layer_root.to_owned(),
+                source: e.into(),
+            })?;
+        Ok(Self {
+            opts,
+            walker: Walker::new(root),
+            buf: Vec::new(),
+            deferred: Vec::new(),
+            unpacked: HashSet::new(),
+            size: 0,
+        })
+    }
+
+    fn err(&self, header: &Header, reason: impl Into<String>, errno: Option<Errno>) -> DriverError {
+        DriverError::Apply {
+            id: self.opts.layer_id.clone(),
+            entry: lossy(&header.path),
+            reason: reason.into(),
+            source: errno.map(Into::into),
+        }
+    }
+
+    fn walk_err(&self, header: &Header, e: WalkError) -> DriverError {
+        self.err(header, e.what, Some(e.errno))
+    }
+
+    /// Applies one member; `data` yields its data section (the physical runs for sparse members).
+    pub fn apply(&mut self, header: &Header, data: &mut dyn Read) -> Result<()> {
+        if header.kind == EntryKind::GlobalHeader {
+            return Ok(());
+        }
+        if header.path.contains(&0) || header.link_name.contains(&0) {
+            return Err(self.err(header, "NUL byte in name", None));
+        }
+        let comps = clean(&header.path);
+        if comps
+            .iter()
+            .any(|c| c.starts_with(AUFS_META_PREFIX) && *c != OPAQUE_MARKER)
+        {
+            // AUFS metadata (`.wh..wh.plnk`, `.wh..wh.aufs`): not layer content.
+            return Ok(());
+        }
+        if let Some((last, dirs)) = comps.split_last() {
+            if *last == OPAQUE_MARKER {
+                return self.opaque(header, dirs);
+            }
+            if let Some(target) = last.strip_prefix(WHITEOUT_PREFIX) {
+                return self.whiteout(header, dirs, target);
+            }
+        }
+        self.check_xattrs(header)?;
+        if self.opts.whiteouts == WhiteoutMode::Delete {
+            self.remember(&comps);
+        }
+        let Some((name, dirs)) = comps.split_last() else {
+            return self.root_entry(header);
+        };
+        let dirfd = match self.walker.dir(dirs, true) {
+            Ok(fd) => fd,
+            Err(e) => return Err(self.walk_err(header, e)),
+        };
+        match header.kind {
+            EntryKind::Regular => self.regular(header, dirfd.as_fd(), dirs.len(), name, data),
+            EntryKind::Directory => self.directory(header, dirfd.as_fd(), dirs.len(), name, &comps),
+            EntryKind::Symlink => self.symlink(header, dirfd.as_fd(), dirs.len(), name),
+            EntryKind::HardLink => self.hard_link(header, dirfd.as_fd(), dirs.len(), name, &comps),
+            EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo => {
+                self.special(header, dirfd.as_fd(), dirs.len(), name)
+            }
+            EntryKind::GlobalHeader => Ok(()),
+            EntryKind::Other(flag) => Err(self.err(
+                header,
+                format!("unsupported member type {:?}", char::from(flag)),
+                None,
+            )),
+        }
+    }
+
+    /// Sets the deferred modes and times of directories and returns the applied size.
+    pub fn finish(mut self) -> Result<u64> {
+        let mut deferred = std::mem::take(&mut self.deferred);
+        deferred.sort_by(|a, b| a.path.cmp(&b.path));
+        for d in &deferred {
+            let comps = clean(&d.path);
+            let fd = match self.walker.dir(&comps, false) {
+                Ok(fd) => fd,
+                // Removed or replaced by a later member of the same tar.
+                Err(WalkError {
+                    errno: Errno::NOENT | Errno::NOTDIR | Errno::LOOP,
+                    ..
+                }) => continue,
+                Err(e) => {
+                    return Err(DriverError::Apply {
+                        id: self.opts.layer_id.clone(),
+                        entry: lossy(&d.path),
+                        reason: e.what.into(),
+                        source: Some(e.errno.into()),
+                    })
+                }
+            };
+            let r = rfs::fchmod(&fd, Mode::from_raw_mode(d.mode & 0o7777))
+                .and_then(|()| rfs::futimens(&fd, &d.times));
+            if let Err(e) = r {
+                return Err(DriverError::Apply {
+                    id: self.opts.layer_id.clone(),
+                    entry: lossy(&d.path),
+                    reason: "setting directory mode and times".into(),
+                    source: Some(e.into()),
+                });
+            }
+        }
+        Ok(self.size)
+    }
+
+    /// Remembers `comps` and its ancestors as this tar's own paths.
+    fn remember(&mut self, comps: &[&[u8]]) {
+        for n in (1..=comps.len()).rev() {
+            if !self.unpacked.insert(join(&comps[..n])) {
+                break;
+            }
+        }
+    }
+
+    fn check_xattrs(&self, header: &Header) -> Result<()> {
+        for (name, _) in &header.xattrs {
+            if name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.") {
+                return Err(self.err(
+                    header,
+                    format!("refusing overlayfs xattr {:?} from a tar", lossy(name)),
+                    None,
+                ));
+            }
+            if name.is_empty() || name.contains(&0) {
+                return Err(self.err(header, "invalid xattr name", None));
+            }
+        }
+        Ok(())
+    }
+
+    fn times(header: &Header) -> Timestamps {
+        Timestamps {
+            last_access: timespec(header.atime.unwrap_or(header.mtime)),
+            last_modification: timespec(header.mtime),
+        }
+    }
+
+    fn owner(&self, header: &Header) -> Result<Option<(rfs::Uid, rfs::Gid)>> {
+        if !self.opts.privileged {
+            return Ok(None);
+        }
+        let id = |v: u64| u32::try_from(v).ok().filter(|v| *v != u32::MAX);
+        match (id(header.uid), id(header.gid)) {
+            (Some(u), Some(g)) => Ok(Some((rfs::Uid::from_raw(u), rfs::Gid::from_raw(g)))),
+            _ => Err(self.err(
+                header,
+                format!("owner {}:{} out of range", header.uid, header.gid),
+                None,
+            )),
+        }
+    }
+
+    /// Whether an xattr is set in this mode (unprivileged callers can only set `user.*`).
+    fn settable(&self, name: &[u8]) -> bool {
+        self.opts.privileged || name.starts_with(b"user.")
+    }
+
+    /// Removes whatever stands at `name` in `dir` (at depth `depth`) so the entry can be created.
+    fn clear_name(
+        &mut self,
+        header: &Header,
+        dir: BorrowedFd<'_>,
+        depth: usize,
+        name: &[u8],
+    ) -> Result<()> {
+        self.walker.forget_below(depth);
+        remove_all_at(dir, name).map_err(|(what, e)| self.err(header, what, Some(e)))
+    }
+
+    fn regular(
+        &mut self,
+        header: &Header,
+        dir: BorrowedFd<'_>,
+        depth: usize,
+        name: &[u8],
+        data: &mut dyn Read,
+    ) -> Result<()> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mode = Mode::from_raw_mode(0o600);
+        let fd = match rfs::openat(dir, name, flags, mode) {
+            Ok(fd) => fd,
+            Err(Errno::EXIST) => {
+                self.clear_name(header, dir, depth, name)?;
+                rfs::openat(dir, name, flags, mode)
+                    .map_err(|e| self.err(header, "create file", Some(e)))?
+            }
+            Err(e) => return Err(self.err(header, "create file", Some(e))),
+        };
+        let file = File::from(fd);
+        self.write_data(header, &file, data)?;
+        self.size += header.size;
+        self.set_fd_metadata(header, file.as_fd(), true)?;
+        rfs::futimens(&file, &Self::times(header))
+            .map_err(|e| self.err(header, "set times", Some(e)))
+    }
+
+    fn write_data(&mut self, header: &Header, file: &File, data: &mut dyn Read) -> Result<()> {
+        if self.buf.is_empty() {
+            self.buf = vec![0; COPY_BUF];
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = match &header.sparse {
+            None => copy_exact(data, &mut buf, header.size, |chunk, _| {
+                (&*file).write_all(chunk)
+            }),
+            Some(map) => {
+                let mut r = Ok(());
+                for region in &map.regions {
+                    r = copy_exact(data, &mut buf, region.length, |chunk, done| {
+                        file.write_all_at(chunk, region.offset + done)
+                    });
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                // The holes stay holes: only the runs were written.
+                r.and_then(|()| file.set_len(map.real_size))
+            }
+        };
+        self.buf = buf;
+        r.map_err(|e| DriverError::Apply {
+            id: self.opts.layer_id.clone(),
+            entry: lossy(&header.path),
+            reason: "writing file data".into(),
+            source: Some(e),
+        })
+    }
+
+    /// Owner, then mode (a chown clears setuid/setgid), then xattrs (a chown clears
+    /// `security.capability`), on an open file or directory.
+    fn set_fd_metadata(&self, header: &Header, fd: BorrowedFd<'_>, with_mode: bool) -> Result<()> {
+        if let Some((u, g)) = self.owner(header)? {
+            rfs::fchown(fd, Some(u), Some(g)).map_err(|e| self.err(header, "chown", Some(e)))?;
+        }
+        if with_mode {
+            rfs::fchmod(fd, Mode::from_raw_mode(header.mode & 0o7777))
+                .map_err(|e| self.err(header, "chmod", Some(e)))?;
+        }
+        for (name, value) in &header.xattrs {
+            if self.settable(name) {
+                rfs::fsetxattr(fd, name.as_slice(), value, XattrFlags::empty())
+                    .map_err(|e| self.err(header, format!("set xattr {}", lossy(name)), Some(e)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn directory(
+        &mut self,
+        header: &Header,
+        dir: BorrowedFd<'_>,
+        depth: usize,
+        name: &[u8],
+        comps: &[&[u8]],
+    ) -> Result<()> {
+        let mode = Mode::from_raw_mode(0o700);
+        let existed = match rfs::mkdirat(dir, name, mode) {
+            Ok(()) => false,
+            Err(Errno::EXIST) => {
+                if kind_at(dir, name).map_err(|e| self.err(header, "stat", Some(e)))?
+                    == Some(FileType::Directory)
+                {
+                    true
+                } else {
+                    self.clear_name(header, dir, depth, name)?;
+                    rfs::mkdirat(dir, name, mode)
+                        .map_err(|e| self.err(header, "create directory", Some(e)))?;
+                    false
+                }
+            }
+            Err(e) => return Err(self.err(header, "create directory", Some(e))),
+        };
+        let fd = rfs::openat(dir, name, dir_flags(), Mode::empty())
+            .map_err(|e| self.err(header, "open directory", Some(e)))?;
+        if existed && self.opts.whiteouts == WhiteoutMode::Delete {
+            // An upper directory's attributes replace the lower one's: drop xattrs the tar lacks.
+            self.drop_other_xattrs(header, fd.as_fd())?;
+        }
+        self.set_fd_metadata(header, fd.as_fd(), false)?;
+        self.deferred.push(DeferredDir {
+            path: join(comps),
+            mode: header.mode,
+            times: Self::times(header),
+        });
+        self.walker.push(depth, name, fd);
+        Ok(())
+    }
+
+    fn drop_other_xattrs(&self, header: &Header, fd: BorrowedFd<'_>) -> Result<()> {
+        let mut list = vec![0u8; 64 * 1024];
+        let n = match rfs::flistxattr(fd, &mut list[..]) {
+            Ok(n) => n,
+            Err(Errno::NOTSUP) => return Ok(()),
+            Err(e) => return Err(self.err(header, "list xattrs", Some(e))),
+        };
+        for name in list[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+            let keep = header.xattrs.iter().any(|(k, _)| k.as_slice() == name)
+                || !self.settable(name)
+                || name.starts_with(b"trusted.overlay.")
+                || name.starts_with(b"user.overlay.")
+                || name.starts_with(b"security.selinux");
+            if !keep {
+                rfs::fremovexattr(fd, name).map_err(|e| {
+                    self.err(header, format!("remove xattr {}", lossy(name)), Some(e))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A `./` member: the layer root's own owner, mode, xattrs and times.
+    fn root_entry(&mut self, header: &Header) -> Result<()> {
+        if header.kind != EntryKind::Directory {
+            return Err(self.err(header, "a non-directory member names the layer root", None));
+        }
+        let root = self.walker.root();
+        self.set_fd_metadata(header, root.as_fd(), false)?;
+        self.deferred.push(DeferredDir {
+            path: Vec::new(),
+            mode: header.mode,
+            times: Self::times(header),
+        });
+        Ok(())
+    }
+
+    fn symlink(
+        &mut self,
+        header: &Header,
+        dir: BorrowedFd<'_>,
+        depth: usize,
+        name: &[u8],
+    ) -> Result<()> {
+        // The target is stored verbatim: it is never followed while extracting.
+        let target = header.link_name.as_slice();
+        match rfs::symlinkat(target, dir, name) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => {
+                self.clear_name(header, dir, depth, name)?;
+                rfs::symlinkat(target, dir, name)
+                    .map_err(|e| self.err(header, "create symlink", Some(e)))?;
+            }
+            Err(e) => return Err(self.err(header, "create symlink", Some(e))),
+        }
+        self.set_at_metadata(header, dir, name)
+    }
+
+    /// Owner, xattrs and times of an object that cannot be opened (symlink, device, FIFO).
+    fn set_at_metadata(&self, header: &Header, dir: BorrowedFd<'_>, name: &[u8]) -> Result<()> {
+        if let Some((u, g)) = self.owner(header)? {
+            rfs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| self.err(header, "chown", Some(e)))?;
+        }
+        if header.kind != EntryKind::Symlink {
+            rfs::chmodat(
+                dir,
+                name,
+                Mode::from_raw_mode(header.mode & 0o7777),
+                AtFlags::empty(),
+            )
+            .map_err(|e| self.err(header, "chmod", Some(e)))?;
+        }
+        let settable: Vec<_> = header
+            .xattrs
+            .iter()
+            .filter(|(n, _)| self.settable(n))
+            .collect();
+        if !settable.is_empty() {
+            // No fd-relative lsetxattr exists: name the object through the directory's fd in
+            // /proc, which resolves to this very directory, and do not follow the last component.
+            let path = proc_path(dir, name);
+            for (xname, value) in settable {
+                rfs::lsetxattr(&path, xname.as_slice(), value, XattrFlags::empty()).map_err(
+                    |e| self.err(header, format!("set xattr {}", lossy(xname)), Some(e)),
+                )?;
+            }
+        }
+        rfs::utimensat(dir, name, &Self::times(header), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| self.err(header, "set times", Some(e)))
+    }
+
+    fn hard_link(
+        &mut self,
+        header: &Header,
+        dir: BorrowedFd<'_>,
+        depth: usize,
+        name: &[u8],
+        comps: &[&[u8]],
+    ) -> Result<()> {
+        let target = clean(&header.link_name);
+        let Some((tname, tdirs)) = target.split_last() else {
+            return Err(self.err(header, "hard link to the layer root", None));
+        };
+        if target == comps {
+            return Err(self.err(header, "hard link to itself", None));
+        }
+        let tdir = open_existing_dir(self.walker.root().as_fd(), tdirs).map_err(|e| {
+            self.err(
+                header,
+                format!(
+                    "hard link target {:?} is not inside the layer without symlinks",
+                    lossy(&header.link_name)
+                ),
+                Some(e),
+            )
+        })?;
+        let link = |_: ()| rfs::linkat(&tdir, *tname, dir, name, AtFlags::empty());
+        match link(()) {
+            Ok(()) => Ok(()),
+            Err(Errno::EXIST) => {
+                self.clear_name(header, dir, depth, name)?;
+                link(()).map_err(|e| self.err(header, "create hard link", Some(e)))
+            }
+            Err(e) => Err(self.err(
+                header,
+                format!("hard link to {:?}", lossy(&header.link_name)),
+                Some(e),
+            )),
+        }
+    }
+
+    fn special(
+        &mut self,
+        header: &Header,
+        dir: BorrowedFd<'_>,
+        depth: usize,
+        name: &[u8],
+    ) -> Result<()> {
+        let (ftype, dev) = match header.kind {
+            EntryKind::Fifo => (FileType::Fifo, 0),
+            // Device nodes need CAP_MKNOD; an unprivileged apply leaves them out.
+            EntryKind::CharDevice if self.opts.privileged => (
+                FileType::CharacterDevice,
+                rfs::makedev(header.dev_major, header.dev_minor),
+            ),
+            EntryKind::BlockDevice if self.opts.privileged => (
+                FileType::BlockDevice,
+                rfs::makedev(header.dev_major, header.dev_minor),
+            ),
+            _ => return Ok(()),
+        };
+        let mode = Mode::from_raw_mode(header.mode & 0o7777);
+        match rfs::mknodat(dir, name, ftype, mode, dev) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => {
+                self.clear_name(header, dir, depth, name)?;
+                rfs::mknodat(dir, name, ftype, mode, dev)
+                    .map_err(|e| self.err(header, "create node", Some(e)))?;
+            }
+            Err(e) => return Err(self.err(header, "create node", Some(e))),
+        }
+        self.set_at_metadata(header, dir, name)
+    }
+
+    fn whiteout(&mut self, header: &Header, dirs: &[&[u8]], target: &[u8]) -> Result<()> {
+        if target.is_empty() || target == b"." || target == b".." || has_dotdot(&header.path) {
+            return Err(self.err(header, "whiteout names no file of the layer", None));
+        }
+        match self.opts.whiteouts {
+            WhiteoutMode::Overlay => {
+                let dir = self
+                    .walker
+                    .dir(dirs, true)
+                    .map_err(|e| self.walk_err(header, e))?;
+                let mk = || {
+                    rfs::mknodat(
+                        &dir,
+                        target,
+                        FileType::CharacterDevice,
+                        Mode::empty(),
+                        rfs::makedev(0, 0),
+                    )
+                };
+                match mk() {
+                    Ok(()) => {}
+                    Err(Errno::EXIST) => {
+                        self.clear_name(header, dir.as_fd(), dirs.len(), target)?;
+                        mk().map_err(|e| self.err(header, "create whiteout", Some(e)))?;
+                    }
+                    Err(e) => return Err(self.err(header, "create whiteout", Some(e))),
+                }
+                if let Some((u, g)) = self.owner(header)? {
+                    rfs::chownat(&dir, target, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| self.err(header, "chown whiteout", Some(e)))?;
+                }
+                Ok(())
+            }
+            WhiteoutMode::Delete => {
+                let mut full = dirs.to_vec();
+                full.push(target);
+                if self.unpacked.contains(&join(&full)) {
+                    // A whiteout hides lower layers' files, not this layer's own.
+                    return Ok(());
+                }
+                let dir = match self.walker.dir(dirs, false) {
+                    Ok(fd) => fd,
+                    // Nothing there (or not a real directory): nothing to delete.
+                    Err(WalkError {
+                        errno: Errno::NOENT | Errno::NOTDIR | Errno::LOOP,
+                        ..
+                    }) => return Ok(()),
+                    Err(e) => return Err(self.walk_err(header, e)),
+                };
+                self.clear_name(header, dir.as_fd(), dirs.len(), target)
+            }
+        }
+    }
+
+    fn opaque(&mut self, header: &Header, dirs: &[&[u8]]) -> Result<()> {
+        if has_dotdot(&header.path) {
+            return Err(self.err(header, "opaque marker with a `..` in its name", None));
+        }
+        match self.opts.whiteouts {
+            WhiteoutMode::Overlay => {
+                let xattr: &[u8] = if self.opts.privileged {
+                    b"trusted.overlay.opaque"
+                } else {
+                    b"user.overlay.opaque"
+                };
+                let fd = self.walker.dir(dirs, true).map_err(|e| WalkError {
+                    errno: e.errno,
+                    what: e.what,
+                });
+                let fd = match fd {
+                    Ok(fd) => fd,
+                    Err(e) => return Err(self.walk_err(header, e)),
+                };
+                rfs::fsetxattr(&fd, xattr, b"y", XattrFlags::empty())
+                    .map_err(|e| self.err(header, "mark directory opaque", Some(e)))
+            }
+            WhiteoutMode::Delete => {
+                let fd = match self.walker.dir(dirs, false) {
+                    Ok(fd) => fd,
+                    Err(WalkError {
+                        errno: Errno::NOENT | Errno::NOTDIR | Errno::LOOP,
+                        ..
+                    }) => return Ok(()),
+                    Err(e) => return Err(self.walk_err(header, e)),
+                };
+                self.walker.forget_below(dirs.len());
+                let prefix = join(dirs);
+                self.clear_lower(header, fd.as_fd(), prefix)
+            }
+        }
+    }
+
+    /// Removes from directory `fd` (at cleaned path `prefix`) everything this tar did not put
+    /// there, descending into the directories it did.
+    fn clear_lower(&self, header: &Header, fd: BorrowedFd<'_>, prefix: Vec<u8>) -> Result<()> {
+        let mut keep_dirs = Vec::new();
+        let mut entries =
+            rfs::Dir::read_from(fd).map_err(|e| self.err(header, "read directory", Some(e)))?;
+        let mut remove = Vec::new();
+        while let Some(entry) = entries.read() {
+            let entry = entry.map_err(|e| self.err(header, "read directory", Some(e)))?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let mut full = prefix.clone();
+            if !full.is_empty() {
+                full.push(b'/');
+            }
+            full.extend_from_slice(name);
+            if !self.unpacked.contains(&full) {
+                remove.push(name.to_vec());
+            } else if entry.file_type() == FileType::Directory {
+                keep_dirs.push((name.to_vec(), full));
+            }
+        }
+        for name in remove {
+            remove_all_at(fd, &name).map_err(|(what, e)| self.err(header, what, Some(e)))?;
+        }
+        for (name, full) in keep_dirs {
+            let sub = rfs::openat(fd, name.as_slice(), dir_flags(), Mode::empty())
+                .map_err(|e| self.err(header, "open directory", Some(e)))?;
+            self.clear_lower(header, sub.as_fd(), full)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads exactly `len` bytes from `data` through `buf`, handing each chunk and its offset within
+/// the run to `write`. A short read is an error: the member's data ended early.
+fn copy_exact(
+    data: &mut dyn Read,
+    buf: &mut [u8],
+    len: u64,
+    mut write: impl FnMut(&[u8], u64) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut done = 0u64;
+    while done < len {
+        let want = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = match data.read(&mut buf[..want]) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("member data ended after {done} of {len} bytes"),
+                ))
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        write(&buf[..n], done)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// Opens the existing directory at `dirs` below `root`, one component at a time, following no
+/// symlink and creating nothing.
+fn open_existing_dir(root: BorrowedFd<'_>, dirs: &[&[u8]]) -> std::result::Result<OwnedFd, Errno> {
+    let Some((first, rest)) = dirs.split_first() else {
+        return rfs::openat(root, ".", dir_flags(), Mode::empty());
+    };
+    let mut fd = rfs::openat(root, *first, dir_flags(), Mode::empty())?;
+    for comp in rest {
+        fd = rfs::openat(&fd, *comp, dir_flags(), Mode::empty())?;
+    }
+    Ok(fd)
+}
+
+/// `/proc/self/fd/<dir>/<name>`: a short path naming `name` in the directory `dir` refers to.
+fn proc_path(dir: BorrowedFd<'_>, name: &[u8]) -> PathBuf {
+    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    p.extend_from_slice(name);
+    PathBuf::from(OsString::from_vec(p))
+}
