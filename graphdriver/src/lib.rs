@@ -10,7 +10,9 @@
 //! (mount reference counts), [`mountinfo`] (`/proc/self/mountinfo`), and [`validate_id`].
 
 pub mod apply;
+pub mod changes;
 pub mod check;
+pub mod diff;
 mod driver;
 mod error;
 pub mod fsutil;
@@ -18,6 +20,7 @@ mod id;
 pub mod mount_refs;
 pub mod mountinfo;
 pub mod tar_writer;
+pub mod tree;
 
 pub use check::DriverFinding;
 pub use driver::{Capabilities, Change, ChangeKind, CreateOpts, Driver, LayerListing, MountOpts};
