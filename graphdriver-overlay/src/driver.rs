@@ -525,6 +525,19 @@ impl Driver for OverlayDriver {
             reason: "file getter: waiting for tar_split::DirGetter".into(),
         })
     }
+
+    fn check_layer(&self, id: &str, lower_ids: &[&str]) -> Vec<graphdriver::DriverFinding> {
+        crate::check::check_layer(&self.layout, id, lower_ids)
+    }
+
+    fn repair_layer(
+        &self,
+        id: &str,
+        lower_ids: &[&str],
+        finding: &graphdriver::DriverFinding,
+    ) -> Result<bool> {
+        crate::check::repair_layer(&self.layout, id, lower_ids, finding)
+    }
 }
 
 #[cfg(test)]

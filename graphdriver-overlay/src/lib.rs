@@ -33,6 +33,7 @@
 //! damaged file cannot make a mount reach outside the home. Walking a layer's tree (changes,
 //! sizes) never follows a symlink.
 
+mod check;
 mod driver;
 mod fs_thread;
 mod layout;
