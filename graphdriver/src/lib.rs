@@ -16,6 +16,7 @@ pub mod diff;
 mod driver;
 mod error;
 pub mod fsutil;
+pub mod getter;
 mod id;
 pub mod mount_refs;
 pub mod mountinfo;
