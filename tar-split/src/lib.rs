@@ -7,13 +7,28 @@
 //! replaced by the bytes of the file it names, gives back the original stream.
 
 pub mod binary;
+mod block;
+mod clean;
+mod crc64;
 mod entry;
+mod error;
 mod getter;
 mod header;
+mod input;
 pub mod json;
+mod limits;
+mod parse;
+mod pax;
+mod reader;
 mod sink;
+mod sparse;
 
+pub use clean::go_clean;
+pub use crc64::{crc64, Crc64};
 pub use entry::{Entry, FileEntry};
+pub use error::Error;
 pub use getter::{FileGetter, Payload};
 pub use header::{EntryKind, Header, SparseMap, SparseRegion, Timestamp};
+pub use limits::Limits;
+pub use reader::TarReader;
 pub use sink::{EntrySink, NullSink, VecSink};
