@@ -5,6 +5,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use graphdriver::diff::{write_upper_tar, TarPipe, UpperFormat};
+use graphdriver::getter::DirFileGetter;
 use graphdriver::{
     fsutil, mountinfo, validate_id, Capabilities, Change, CreateOpts, Driver, DriverError,
     LayerListing, MountOpts, MountRefs, Result,
@@ -273,6 +275,25 @@ impl OverlayDriver {
         Ok(())
     }
 
+    /// A layer whose chain names the short link `short` of layer `id`: removing `id` would
+    /// leave that layer's lower chain dangling.
+    fn child_of(&self, id: &str, short: &str) -> Result<Option<String>> {
+        let home = self.layout.home();
+        for entry in std::fs::read_dir(home).map_err(io_err("read directory", home))? {
+            let entry = entry.map_err(io_err("read directory", home))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == id || validate_id(&name).is_err() || !entry.path().is_dir() {
+                continue;
+            }
+            if let Ok(chain) = self.lower_chain(&name) {
+                if chain.iter().any(|s| s == short) {
+                    return Ok(Some(name));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether the layer mounts with an upper directory.
     fn is_read_write(&self, id: &str) -> bool {
         self.layout.read_write_marker(id).exists()
@@ -405,6 +426,14 @@ impl Driver for OverlayDriver {
             });
         }
         let short = self.short_id(id).ok();
+        if let Some(short) = &short {
+            if let Some(child) = self.child_of(id, short)? {
+                return Err(DriverError::Busy {
+                    id: id.to_owned(),
+                    reason: format!("layer {child} stands on it"),
+                });
+            }
+        }
         fsutil::remove_layer_dir(&self.layout.layer(id))?;
         if let Some(short) = short {
             let link = self.layout.link(&short);
@@ -500,10 +529,11 @@ impl Driver for OverlayDriver {
     fn diff(&self, id: &str, parent: Option<&str>) -> Result<Box<dyn Read + Send>> {
         self.existing(id)?;
         self.native_only(id, parent)?;
-        Err(DriverError::NotSupported {
-            driver: NAME,
-            reason: "native diff: waiting for the shared tar writer".into(),
-        })
+        let upper = self.layout.diff(id);
+        let pipe = TarPipe::spawn(id, move |out| {
+            write_upper_tar(&upper, UpperFormat::Overlay, out)
+        })?;
+        Ok(Box::new(pipe))
     }
 
     fn changes(&self, id: &str, parent: Option<&str>) -> Result<Vec<Change>> {
@@ -520,10 +550,7 @@ impl Driver for OverlayDriver {
 
     fn file_getter(&self, id: &str) -> Result<Box<dyn FileGetter + Send>> {
         self.existing(id)?;
-        Err(DriverError::NotSupported {
-            driver: NAME,
-            reason: "file getter: waiting for tar_split::DirGetter".into(),
-        })
+        Ok(Box::new(DirFileGetter::new(&self.layout.diff(id))?))
     }
 
     fn check_layer(&self, id: &str, lower_ids: &[&str]) -> Vec<graphdriver::DriverFinding> {

@@ -4,7 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use graphdriver::{Change, ChangeKind};
-use rustix::fs::{FileType, Stat};
+use rustix::fs::FileType;
 
 use super::lower_view::{is_opaque, is_whiteout, LowerView};
 use super::tree::walk;
@@ -16,22 +16,12 @@ fn components(path: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
-/// Whether a directory copied up into the upper layer is the same as the lower one: overlayfs
-/// copies a directory up whenever something beneath it changes, which is not a change of the
-/// directory itself.
-fn same_dir(upper: &Stat, lower: &Stat) -> bool {
-    FileType::from_raw_mode(lower.st_mode) == FileType::Directory
-        && upper.st_mode == lower.st_mode
-        && upper.st_uid == lower.st_uid
-        && upper.st_gid == lower.st_gid
-        && upper.st_mtime == lower.st_mtime
-        && upper.st_mtime_nsec == lower.st_mtime_nsec
-}
-
 /// The changes in `upper` against the merged view of `lowers` (top first), sorted by path:
 /// a whiteout of something shown below is a deletion, an opaque directory deletes what the lower
 /// view held in it and the upper does not, anything else is an addition or, when the lower view
-/// has the path, a modification (directories only when their own metadata changed).
+/// has the path, a modification. A directory of the upper that the lower view has is always a
+/// modification: overlayfs copies a directory up when something beneath it changes, and a diff
+/// tar must carry the directory's attributes then (as the shared tree comparison does).
 pub(crate) fn changes(upper: &Path, lowers: &[PathBuf]) -> io::Result<Vec<Change>> {
     let view = LowerView::open(lowers)?;
     let mut out = Vec::new();
@@ -48,17 +38,14 @@ pub(crate) fn changes(upper: &Path, lowers: &[PathBuf]) -> io::Result<Vec<Change
             return Ok(false);
         }
         let is_dir = entry.file_type() == FileType::Directory;
-        match &below {
-            None => out.push(Change {
-                path: entry.path.to_vec(),
-                kind: ChangeKind::Add,
-            }),
-            Some(lower) if is_dir && same_dir(entry.stat, lower) => {}
-            Some(_) => out.push(Change {
-                path: entry.path.to_vec(),
-                kind: ChangeKind::Modify,
-            }),
-        }
+        out.push(Change {
+            path: entry.path.to_vec(),
+            kind: if below.is_some() {
+                ChangeKind::Modify
+            } else {
+                ChangeKind::Add
+            },
+        });
         if is_dir && below.is_some() {
             let fd = rustix::fs::openat(
                 entry.dir,
