@@ -119,7 +119,7 @@ impl OverlayDriver {
             let mut parts = rel.components();
             if let (Some(id), Some(merged), None) = (parts.next(), parts.next(), parts.next()) {
                 let id = id.as_os_str().to_string_lossy();
-                if merged.as_os_str() == layout::MERGED_DIR && validate_id(&id).is_ok() {
+                if merged.as_os_str() == layout::MERGED_DIR && check_id(&id).is_ok() {
                     self.refs.adopt(&id, 1);
                 }
             }
@@ -129,7 +129,7 @@ impl OverlayDriver {
 
     /// Checks that `id` is valid and names an existing layer.
     fn existing(&self, id: &str) -> Result<()> {
-        validate_id(id)?;
+        check_id(id)?;
         if self.layout.layer(id).is_dir() {
             Ok(())
         } else {
@@ -200,7 +200,7 @@ impl OverlayDriver {
         opts: &CreateOpts,
         read_write: bool,
     ) -> Result<()> {
-        validate_id(id)?;
+        check_id(id)?;
         if let Some(key) = opts.storage_opts.keys().next() {
             return Err(DriverError::NotSupported {
                 driver: NAME,
@@ -282,7 +282,7 @@ impl OverlayDriver {
         for entry in std::fs::read_dir(home).map_err(io_err("read directory", home))? {
             let entry = entry.map_err(io_err("read directory", home))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == id || validate_id(&name).is_err() || !entry.path().is_dir() {
+            if name == id || check_id(&name).is_err() || !entry.path().is_dir() {
                 continue;
             }
             if let Ok(chain) = self.lower_chain(&name) {
@@ -362,6 +362,16 @@ impl OverlayDriver {
     }
 }
 
+/// Checks that `id` can name a layer here: a valid ID (see [`validate_id`]) that is none of the
+/// home's own entries (`l`, `empty`, start-up probes).
+fn check_id(id: &str) -> Result<()> {
+    validate_id(id)?;
+    if layout::is_reserved(id) || id.starts_with(startup::PROBE_PREFIX) {
+        return Err(DriverError::InvalidId { id: id.to_owned() });
+    }
+    Ok(())
+}
+
 fn damaged(path: &Path, what: &str) -> DriverError {
     DriverError::Io {
         op: "read layer metadata",
@@ -413,7 +423,7 @@ impl Driver for OverlayDriver {
     }
 
     fn remove(&self, id: &str) -> Result<()> {
-        validate_id(id)?;
+        check_id(id)?;
         let merged = self.layout.merged(id);
         let mounted = self.refs.count(id) > 0
             || mountinfo::mounts_under(&merged)?
@@ -454,12 +464,12 @@ impl Driver for OverlayDriver {
     }
 
     fn put(&self, id: &str) -> Result<()> {
-        validate_id(id)?;
+        check_id(id)?;
         self.refs.put(id, || self.unmount_layer(id)).map(|_| ())
     }
 
     fn exists(&self, id: &str) -> bool {
-        validate_id(id).is_ok() && self.layout.layer(id).is_dir()
+        check_id(id).is_ok() && self.layout.layer(id).is_dir()
     }
 
     fn layers(&self) -> Result<Vec<LayerListing>> {
@@ -468,12 +478,12 @@ impl Driver for OverlayDriver {
         for entry in std::fs::read_dir(home).map_err(io_err("read directory", home))? {
             let entry = entry.map_err(io_err("read directory", home))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == layout::LINK_DIR || name == layout::EMPTY_DIR || name.starts_with('.') {
+            if layout::is_reserved(&name) || name.starts_with(startup::PROBE_PREFIX) {
                 continue;
             }
             if let Some(id) = name.strip_suffix(".incomplete") {
                 found.insert(id.to_owned(), false);
-            } else if validate_id(&name).is_ok() {
+            } else if check_id(&name).is_ok() {
                 let complete = !fsutil::is_incomplete(&entry.path());
                 found.entry(name).or_insert(complete);
             }
@@ -769,6 +779,13 @@ mod tests {
             d.create("../x", None, &opts).unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
+        for reserved in ["l", "empty", ".probe-1"] {
+            assert_eq!(
+                d.create(reserved, None, &opts).unwrap_err().kind(),
+                ErrorKind::InvalidInput,
+                "{reserved}"
+            );
+        }
         assert_eq!(
             d.get("zz", &MountOpts::default()).unwrap_err().kind(),
             ErrorKind::NotFound

@@ -34,6 +34,11 @@ pub(crate) const READ_WRITE_MARKER: &str = "read-write";
 /// mount with a single lower and no upper.
 pub(crate) const EMPTY_DIR: &str = "empty";
 
+/// Whether `name` is one of the home's own entries, which no layer ID may take.
+pub(crate) fn is_reserved(name: &str) -> bool {
+    name == LINK_DIR || name == EMPTY_DIR
+}
+
 /// Length of a short ID. Changing it changes how deep a chain fits the legacy one-page option
 /// string, and existing `lower` files keep the old length (they stay readable: links are read,
 /// not computed).
