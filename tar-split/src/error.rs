@@ -121,17 +121,32 @@ pub enum Error {
         /// What differs.
         reason: String,
     },
+    /// The metadata could not be read (a JSON or binary decoding error).
+    #[error("reading tar-split metadata: {0}")]
+    Metadata(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The metadata cannot reproduce a stream (e.g. a sparse member whose map is not recorded,
     /// or an entry the assembler cannot place).
     #[error("invalid tar-split metadata: {0}")]
     InvalidMetadata(String),
 }
 
+impl From<crate::json::JsonError> for Error {
+    fn from(e: crate::json::JsonError) -> Self {
+        Error::Metadata(Box::new(e))
+    }
+}
+
+impl From<crate::binary::BinaryError> for Error {
+    fn from(e: crate::binary::BinaryError) -> Self {
+        Error::Metadata(Box::new(e))
+    }
+}
+
 impl Error {
     /// Converts into an `io::Error` (for `Read` implementations), keeping `self` as the source.
     pub(crate) fn into_io(self) -> io::Error {
         match self {
-            Error::Io { source, .. } => source,
+            Error::Io { ref source, .. } => io::Error::new(source.kind(), self),
             Error::UnexpectedEof { .. } => io::Error::new(io::ErrorKind::UnexpectedEof, self),
             Error::Getter { .. } | Error::Sink(_) | Error::Output(_) => io::Error::other(self),
             _ => io::Error::new(io::ErrorKind::InvalidData, self),

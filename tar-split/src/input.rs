@@ -119,3 +119,22 @@ impl Source for Input<'_> {
         self.offset
     }
 }
+
+/// A recorded segment read as a source (the assembler re-parses the headers it emits).
+pub(crate) struct SliceSource<'s> {
+    pub data: &'s [u8],
+    pub pos: usize,
+}
+
+impl Source for SliceSource<'_> {
+    fn take(&mut self, n: u64, raw: &mut Vec<u8>) -> Result<u64, Error> {
+        let k = (self.data.len() - self.pos).min(n.min(usize::MAX as u64) as usize);
+        raw.extend_from_slice(&self.data[self.pos..self.pos + k]);
+        self.pos += k;
+        Ok(k as u64)
+    }
+
+    fn offset(&self) -> u64 {
+        self.pos as u64
+    }
+}

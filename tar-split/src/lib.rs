@@ -6,10 +6,13 @@
 //! [`Entry::Segment`]s and [`Entry::File`]s. Concatenating the segments, with each file entry
 //! replaced by the bytes of the file it names, gives back the original stream.
 
+mod assemble;
 pub mod binary;
 mod block;
 mod clean;
 mod crc64;
+mod dir_getter;
+mod disassemble;
 mod entry;
 mod error;
 mod getter;
@@ -23,8 +26,11 @@ mod reader;
 mod sink;
 mod sparse;
 
+pub use assemble::{assemble, Assembler};
 pub use clean::go_clean;
 pub use crc64::{crc64, Crc64};
+pub use dir_getter::DirGetter;
+pub use disassemble::{disassemble, disassemble_with_limits};
 pub use entry::{Entry, FileEntry};
 pub use error::Error;
 pub use getter::{FileGetter, Payload};

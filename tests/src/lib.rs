@@ -1,2 +1,3 @@
 //! Helpers shared by the scenario tests in `tests/tests/`.
 
+pub mod archives;

@@ -101,7 +101,11 @@ fn accepted_fixtures_match_go() {
                     _ => 0,
                 })
                 .sum();
-            assert_eq!(segment_bytes(&ours) as u64 + data, tar.len() as u64, "{stem}: segments + data");
+            assert_eq!(
+                segment_bytes(&ours) as u64 + data,
+                tar.len() as u64,
+                "{stem}: segments + data"
+            );
         }
     }
 }
@@ -119,7 +123,8 @@ fn refused_fixtures_are_refused() {
         let err = disassemble(&tar).expect_err(stem);
         match (&err, want) {
             (Error::DuplicatePath { .. }, "duplicate") => {}
-            (Error::InvalidHeader { reason, .. }, "zero block") if reason.contains("zero block") => {}
+            (Error::InvalidHeader { reason, .. }, "zero block")
+                if reason.contains("zero block") => {}
             _ => panic!("{stem}: unexpected error {err}"),
         }
     }
