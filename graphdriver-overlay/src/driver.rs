@@ -1,6 +1,6 @@
 //! The overlay driver: layer directories, mounts with reference counts, and the trait.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +28,9 @@ pub struct OverlayDriver {
     layout: Layout,
     mounter: Mounter,
     refs: MountRefs,
+    /// Whether each mounted layer is mounted read-only: a later `get` must not hand a writable
+    /// mount to a caller that asked for a read-only one.
+    read_only_mounts: parking_lot::Mutex<HashMap<String, bool>>,
     backing_fs: String,
 }
 
@@ -100,6 +103,7 @@ impl OverlayDriver {
             layout,
             mounter,
             refs: MountRefs::new(),
+            read_only_mounts: parking_lot::Mutex::new(HashMap::new()),
             backing_fs,
         };
         driver.adopt_mounts()?;
@@ -121,6 +125,10 @@ impl OverlayDriver {
                 let id = id.as_os_str().to_string_lossy();
                 if merged.as_os_str() == layout::MERGED_DIR && check_id(&id).is_ok() {
                     self.refs.adopt(&id, 1);
+                    let read_only = mount.mount_options.split(',').any(|o| o == "ro");
+                    self.read_only_mounts
+                        .lock()
+                        .insert(id.into_owned(), read_only);
                 }
             }
         }
@@ -303,7 +311,7 @@ impl OverlayDriver {
     fn mount_layer(&self, id: &str, read_only: bool) -> Result<()> {
         let chain = self.lower_chain(id)?;
         let mut lowers: Vec<String> = chain.iter().map(|s| layout::link_rel(s)).collect();
-        let upper_work = if self.is_read_write(id) && !read_only {
+        let upper_work = if !read_only {
             Some((
                 format!("{id}/{}", layout::DIFF_DIR),
                 format!("{id}/{}", layout::WORK_DIR),
@@ -459,7 +467,29 @@ impl Driver for OverlayDriver {
 
     fn get(&self, id: &str, opts: &MountOpts) -> Result<PathBuf> {
         self.existing(id)?;
-        self.refs.get(id, || self.mount_layer(id, opts.read_only))?;
+        let read_only = opts.read_only || !self.is_read_write(id);
+        self.refs.get(id, || {
+            self.mount_layer(id, read_only)?;
+            self.read_only_mounts
+                .lock()
+                .insert(id.to_owned(), read_only);
+            Ok(())
+        })?;
+        // A mount in place serves only requests of its own kind: never a writable mount to a
+        // caller that asked for a read-only one.
+        let mounted_read_only = self.read_only_mounts.lock().get(id).copied();
+        if mounted_read_only.is_some_and(|ro| ro != read_only) {
+            self.put(id)?;
+            let (has, wants) = if read_only {
+                ("read-write", "read-only")
+            } else {
+                ("read-only", "read-write")
+            };
+            return Err(DriverError::Busy {
+                id: id.to_owned(),
+                reason: format!("mounted {has} by another user; a {wants} mount must wait until it is unmounted"),
+            });
+        }
         Ok(self.layout.merged(id))
     }
 
@@ -717,6 +747,31 @@ mod tests {
         assert!(matches!(calls.calls()[1], Call::Unmount { .. }));
         assert!(matches!(d.put("a"), Err(DriverError::NotMounted { .. })));
         d.remove("a").unwrap();
+    }
+
+    #[test]
+    fn a_mount_serves_only_requests_of_its_kind() {
+        let calls = Arc::new(RecordingMounts::default());
+        let (_tmp, d) = driver(&calls);
+        chain(&d, &["a"]);
+        d.create_read_write("rw", Some("a"), &CreateOpts::default())
+            .unwrap();
+        d.get("rw", &MountOpts::default()).unwrap();
+        let ro = MountOpts {
+            read_only: true,
+            ..Default::default()
+        };
+        assert_eq!(d.get("rw", &ro).unwrap_err().kind(), ErrorKind::Busy);
+        d.put("rw").unwrap();
+        assert!(matches!(d.put("rw"), Err(DriverError::NotMounted { .. })));
+        d.get("rw", &ro).unwrap();
+        assert_eq!(
+            d.get("rw", &MountOpts::default()).unwrap_err().kind(),
+            ErrorKind::Busy
+        );
+        // A committed layer is read-only whatever the request says.
+        d.get("a", &MountOpts::default()).unwrap();
+        d.get("a", &ro).unwrap();
     }
 
     #[test]
