@@ -98,6 +98,13 @@ impl MetadataTransaction {
     /// [`Error::NotFound`] if the parent is not recorded, and [`Error::Invalid`] if the DiffID
     /// or cache-ID is missing, or `id` is not the ChainID of the parent and DiffID.
     pub fn commit(self, id: &ChainId) -> Result<(), Error> {
+        let shared = Arc::clone(&self.shared);
+        let prepared = self.prepare(id)?;
+        commit_records(&shared, vec![prepared])
+    }
+
+    /// Checks the transaction and finishes its tar-split stream: everything before the lock.
+    fn prepare(self, id: &ChainId) -> Result<(LayerRecord, Spooled), Error> {
         let invalid = |reason: String| Error::Invalid {
             what: format!("transaction for layer {id}"),
             reason,
@@ -139,7 +146,7 @@ impl MetadataTransaction {
                 file_sizes: self.file_sizes,
             },
         };
-        commit_record(&self.shared, &record, spooled)
+        Ok((record, spooled))
     }
 
     /// Drops the transaction: nothing is recorded and its spool is freed. Dropping it without a
@@ -147,66 +154,95 @@ impl MetadataTransaction {
     pub fn cancel(self) {}
 }
 
-fn commit_record(sh: &Shared, record: &LayerRecord, mut spooled: Spooled) -> Result<(), Error> {
-    let id = record.chain_id.as_str();
-    let op = format!("committing layer {id}");
-    let op = op.as_str();
-    let encoded = record.encode();
-    sh.write(op, |w| {
-        let mut layers = w.open_table(LAYERS).ctx(sh, op)?;
-        if layers.get(id).ctx(sh, op)?.is_some() {
-            return Err(Error::AlreadyExists {
-                chain: record.chain_id.clone(),
+/// Commits several transactions as one, all or nothing (see
+/// [`crate::MetadataStore::commit_batch`]).
+pub(crate) fn commit_batch(
+    shared: &Arc<Shared>,
+    txns: Vec<(MetadataTransaction, ChainId)>,
+) -> Result<(), Error> {
+    let mut prepared = Vec::with_capacity(txns.len());
+    for (t, id) in txns {
+        if !Arc::ptr_eq(&t.shared, shared) {
+            return Err(Error::Invalid {
+                what: format!("transaction for layer {id}"),
+                reason: "it was begun on another store".into(),
             });
         }
-        if let Some(parent) = &record.parent {
-            let p = parent.as_str();
-            let state = match layers.get(p).ctx(sh, op)? {
-                None => None,
-                Some(v) => Some(
-                    LayerRecord::decode(p, v.value())
-                        .map_err(|reason| sh.corrupt(format_args!("layer record {p}"), reason))?
-                        .state,
-                ),
-            };
-            match state {
-                None => {
-                    return Err(Error::NotFound {
-                        what: format!("parent layer {p} of layer {id}"),
-                    })
-                }
-                Some(LayerState::Removing) => {
-                    return Err(Error::Invalid {
-                        what: format!("transaction for layer {id}"),
-                        reason: format!("its parent {p} is being removed"),
-                    })
-                }
-                Some(LayerState::Committed) => {}
-            }
-        }
-        layers.insert(id, encoded.as_slice()).ctx(sh, op)?;
+        prepared.push(t.prepare(&id)?);
+    }
+    commit_records(shared, prepared)
+}
 
+/// One write transaction recording every layer of `batch`, in order (a layer may stand on one
+/// earlier in the batch).
+fn commit_records(sh: &Shared, batch: Vec<(LayerRecord, Spooled)>) -> Result<(), Error> {
+    let op = match batch.as_slice() {
+        [(r, _)] => format!("committing layer {}", r.chain_id),
+        _ => format!("committing {} layers", batch.len()),
+    };
+    let op = op.as_str();
+    sh.write(op, |w| {
+        let mut layers = w.open_table(LAYERS).ctx(sh, op)?;
         let mut chunks = w.open_table(TAR_SPLIT).ctx(sh, op)?;
-        // Chunks without a record can only be debris; never let them join this layer's data.
-        chunks
-            .retain_in((id, 0u32)..=(id, u32::MAX), |_, _| false)
-            .ctx(sh, op)?;
+        let mut pending = w.open_table(PENDING).ctx(sh, op)?;
         let mut buf = Vec::new();
-        let mut n = 0u32;
-        while let Some(chunk) = spooled
-            .next_chunk(&mut buf)
-            .map_err(|err| Error::io(format!("reading the tar-split spool of layer {id}"), err))?
-        {
-            chunks.insert((id, n), chunk).ctx(sh, op)?;
-            n += 1;
-        }
+        for (record, mut spooled) in batch {
+            let id = record.chain_id.as_str();
+            if layers.get(id).ctx(sh, op)?.is_some() {
+                return Err(Error::AlreadyExists {
+                    chain: record.chain_id.clone(),
+                });
+            }
+            if let Some(parent) = &record.parent {
+                check_parent(sh, op, &layers, parent, id)?;
+            }
+            layers.insert(id, record.encode().as_slice()).ctx(sh, op)?;
 
-        w.open_table(PENDING)
-            .ctx(sh, op)?
-            .remove(record.cache_id.as_str())
-            .ctx(sh, op)?;
+            // Chunks without a record can only be debris; never let them join this layer's data.
+            chunks
+                .retain_in((id, 0u32)..=(id, u32::MAX), |_, _| false)
+                .ctx(sh, op)?;
+            let mut n = 0u32;
+            while let Some(chunk) = spooled.next_chunk(&mut buf).map_err(|err| {
+                Error::io(format!("reading the tar-split spool of layer {id}"), err)
+            })? {
+                chunks.insert((id, n), chunk).ctx(sh, op)?;
+                n += 1;
+            }
+            pending.remove(record.cache_id.as_str()).ctx(sh, op)?;
+        }
         Ok(())
     })
+}
+
+/// A new layer's parent must be recorded, and not on its way out.
+fn check_parent(
+    sh: &Shared,
+    op: &str,
+    layers: &redb::Table<&str, &[u8]>,
+    parent: &ChainId,
+    id: &str,
+) -> Result<(), Error> {
+    let p = parent.as_str();
+    let state = match layers.get(p).ctx(sh, op)? {
+        None => {
+            return Err(Error::NotFound {
+                what: format!("parent layer {p} of layer {id}"),
+            })
+        }
+        Some(v) => {
+            LayerRecord::decode(p, v.value())
+                .map_err(|reason| sh.corrupt(format_args!("layer record {p}"), reason))?
+                .state
+        }
+    };
+    match state {
+        LayerState::Committed => Ok(()),
+        LayerState::Removing => Err(Error::Invalid {
+            what: format!("transaction for layer {id}"),
+            reason: format!("its parent {p} is being removed"),
+        }),
+    }
 }
 
 /// The streaming sink for a layer's raw tar-split bytes (see

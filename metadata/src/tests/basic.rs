@@ -340,3 +340,48 @@ fn types_are_send() {
     fn sync<T: Sync>() {}
     sync::<MetadataStore>();
 }
+
+fn txn(store: &MetadataStore, n: u32, parent: Option<&ChainId>) -> (MetadataTransaction, ChainId) {
+    let d = diff(n);
+    let id = ChainId::new(parent, &d);
+    let mut t = store.begin().unwrap();
+    t.set_diff_id(d);
+    t.set_parent(parent.cloned());
+    t.set_cache_id(format!("cache-{n}"));
+    t.tar_split_writer()
+        .write_all(&noise(100, n.into()))
+        .unwrap();
+    (t, id)
+}
+
+#[test]
+fn a_batch_commits_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (t0, c0) = txn(&store, 0, None);
+    let (t1, c1) = txn(&store, 1, Some(&c0));
+    let (t2, c2) = txn(&store, 2, Some(&c1));
+    store
+        .commit_batch(vec![(t0, c0.clone()), (t1, c1), (t2, c2.clone())])
+        .unwrap();
+    assert_eq!(store.layers().unwrap().len(), 3);
+    assert_eq!(read_tar_split(&store, &c2).unwrap(), noise(100, 2));
+
+    // A taken ChainID at the end undoes the whole batch.
+    let (t3, c3) = txn(&store, 3, Some(&c2));
+    let (t4, _) = txn(&store, 0, None);
+    let err = store
+        .commit_batch(vec![(t3, c3.clone()), (t4, c0)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert!(store.layer(&c3).unwrap().is_none());
+
+    // A transaction of another store is refused.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = open(other_dir.path());
+    let (t5, c5) = txn(&other, 5, None);
+    let err = store.commit_batch(vec![(t5, c5)]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    store.commit_batch(Vec::new()).unwrap();
+    assert_eq!(store.layers().unwrap().len(), 3);
+}
