@@ -107,6 +107,7 @@ impl OverlayDriver {
             backing_fs,
         };
         driver.adopt_mounts()?;
+        driver.prune_dangling_links();
         Ok(driver)
     }
 
@@ -133,6 +134,27 @@ impl OverlayDriver {
             }
         }
         Ok(())
+    }
+
+    /// Removes `l/` links whose layer is gone: what a removal interrupted between deleting the
+    /// layer directory and its link leaves. Best effort: a link that cannot be read is kept.
+    fn prune_dangling_links(&self) {
+        let Ok(entries) = std::fs::read_dir(self.layout.link_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !layout::is_short_id(&name) {
+                continue;
+            }
+            if let Ok(id) = self.id_of_short(&name) {
+                if !self.layout.layer(&id).exists()
+                    && !fsutil::is_incomplete(&self.layout.layer(&id))
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
     }
 
     /// Checks that `id` is valid and names an existing layer.
@@ -867,6 +889,26 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn dangling_links_are_pruned_at_start() {
+        let calls = Arc::new(RecordingMounts::default());
+        let (tmp, d) = driver(&calls);
+        chain(&d, &["a", "b"]);
+        let link_b = d.layout.link(&d.short_id("b").unwrap());
+        // A removal interrupted after the directory went.
+        graphdriver::fsutil::remove_layer_dir(&d.layout.layer("b")).unwrap();
+        drop(d);
+        let d = OverlayDriver::with_calls(
+            &tmp.path().join("overlay"),
+            OverlayOptions::default(),
+            calls.clone(),
+            false,
+        )
+        .unwrap();
+        assert!(std::fs::symlink_metadata(&link_b).is_err());
+        assert!(d.layout.link(&d.short_id("a").unwrap()).exists());
     }
 
     #[test]
