@@ -23,6 +23,7 @@
 //! symlink is followed, `..` cannot climb out), the tar parser bounds every header before it
 //! allocates, and a refused tar leaves no layer, no directory and no metadata behind.
 
+pub mod check;
 mod chain;
 mod error;
 mod export;
