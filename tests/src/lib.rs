@@ -1,3 +1,4 @@
 //! Helpers shared by the scenario tests in `tests/tests/`.
 
 pub mod archives;
+pub mod driver_suite;
