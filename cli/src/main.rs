@@ -1,6 +1,21 @@
-//! The `layer-store` command.
+//! The `layer-store` command: the layer store's main job from a shell (see `shared/DESIGN.md`,
+//! "The command line", and the README for the contract and the JSON output).
+
+mod args;
+mod commands;
+mod error;
+mod image;
+mod output;
+mod progress;
+mod root;
+mod write_out;
+
+use clap::Parser as _;
 
 fn main() {
-    eprintln!("layer-store: not built yet");
-    std::process::exit(2);
+    let cli = args::Cli::parse();
+    if let Err(err) = commands::run(cli) {
+        eprintln!("layer-store: {}", error::one_line(&err));
+        std::process::exit(err.exit_code());
+    }
 }

@@ -16,7 +16,9 @@ impl BlobDigest {
             return Err("not of the form <algorithm>:<hex>".to_owned());
         };
         if algorithm != "sha256" {
-            return Err(format!("algorithm {algorithm:?} is not supported (only sha256)"));
+            return Err(format!(
+                "algorithm {algorithm:?} is not supported (only sha256)"
+            ));
         }
         if hex_part.len() != 64
             || !hex_part

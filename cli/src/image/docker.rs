@@ -7,8 +7,8 @@
 use serde::Deserialize;
 
 use super::source::{clean_path, ImageSource};
-use super::{check_layer_count, diff_ids, read_verified, BlobDigest, ImageError, ImagePlan};
 use super::PlannedLayer;
+use super::{check_layer_count, diff_ids, read_verified, BlobDigest, ImageError, ImagePlan};
 
 /// One image of `manifest.json`.
 #[derive(Debug, Deserialize)]
@@ -32,10 +32,13 @@ fn digest_in_path(path: &str) -> Option<BlobDigest> {
 }
 
 /// Plans every image `manifest.json` lists, in its order.
-pub(super) fn plans(source: &dyn ImageSource, manifest: &[u8]) -> Result<Vec<ImagePlan>, ImageError> {
+pub(super) fn plans(
+    source: &dyn ImageSource,
+    manifest: &[u8],
+) -> Result<Vec<ImagePlan>, ImageError> {
     let image = source.name();
-    let entries: Vec<ManifestEntry> =
-        serde_json::from_slice(manifest).map_err(|e| ImageError::json(image, "manifest.json", e))?;
+    let entries: Vec<ManifestEntry> = serde_json::from_slice(manifest)
+        .map_err(|e| ImageError::json(image, "manifest.json", e))?;
     if entries.is_empty() {
         return Err(ImageError::invalid(image, "manifest.json lists no image"));
     }
@@ -88,7 +91,9 @@ mod tests {
     fn digests_come_from_blob_and_config_paths_only() {
         let hex = "0f".repeat(32);
         assert_eq!(
-            digest_in_path(&format!("blobs/sha256/{hex}")).unwrap().hex(),
+            digest_in_path(&format!("blobs/sha256/{hex}"))
+                .unwrap()
+                .hex(),
             hex
         );
         assert_eq!(digest_in_path(&format!("./{hex}.json")).unwrap().hex(), hex);

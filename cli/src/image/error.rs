@@ -15,7 +15,9 @@ pub enum ImageError {
         source: std::io::Error,
     },
     /// Neither `manifest.json` (docker-archive) nor `index.json` (OCI layout) is there.
-    #[error("{0}: not an image: it has neither manifest.json (docker save) nor index.json (OCI layout)")]
+    #[error(
+        "{0}: not an image: it has neither manifest.json (docker save) nor index.json (OCI layout)"
+    )]
     UnknownFormat(String),
     /// A file the image names is not in it.
     #[error("{image}: {what} {path:?} is missing from the image")]

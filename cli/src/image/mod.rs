@@ -15,9 +15,9 @@ mod oci;
 mod source;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 #[cfg(test)]
 use std::io::Read as _;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -103,28 +103,54 @@ pub enum ImageFormat {
     OciLayout,
 }
 
+impl std::fmt::Display for ImageFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageFormat::DockerArchive => "docker-archive",
+            ImageFormat::OciLayout => "OCI layout",
+        })
+    }
+}
+
+/// An image archive opened and planned.
+#[derive(Debug)]
+pub struct Image {
+    /// Where its files are read from.
+    pub source: Box<dyn ImageSource>,
+    /// Its format.
+    pub format: ImageFormat,
+    /// Every image it holds, in the archive's order.
+    pub plans: Vec<ImagePlan>,
+}
+
 /// Opens the image at `path` (directory or tar) and plans its loading: every image it holds,
 /// with its layers bottom first. A `docker save` `manifest.json` is preferred when both it and an
 /// OCI `index.json` are present (recent Docker writes both; they describe the same layers).
-pub fn read_image(
-    path: &Path,
-) -> Result<(Box<dyn ImageSource>, ImageFormat, Vec<ImagePlan>), ImageError> {
+pub fn read_image(path: &Path) -> Result<Image, ImageError> {
     let source = open_source(path)?;
     if let Some(manifest) = source.read_small("manifest.json", "manifest.json")? {
         let plans = docker::plans(&*source, &manifest)?;
-        return Ok((source, ImageFormat::DockerArchive, plans));
+        return Ok(Image {
+            source,
+            format: ImageFormat::DockerArchive,
+            plans,
+        });
     }
     if let Some(index) = source.read_small("index.json", "index.json")? {
         let plans = oci::plans(&*source, &index)?;
-        return Ok((source, ImageFormat::OciLayout, plans));
+        return Ok(Image {
+            source,
+            format: ImageFormat::OciLayout,
+            plans,
+        });
     }
     Err(ImageError::UnknownFormat(source.name().to_owned()))
 }
 
 /// Parses an image config and returns its DiffIDs, bottom first.
 fn diff_ids(image: &str, config: &[u8]) -> Result<Vec<BlobDigest>, ImageError> {
-    let config: ImageConfig =
-        serde_json::from_slice(config).map_err(|e| ImageError::json(image, "the image config", e))?;
+    let config: ImageConfig = serde_json::from_slice(config)
+        .map_err(|e| ImageError::json(image, "the image config", e))?;
     config
         .rootfs
         .diff_ids
@@ -182,7 +208,9 @@ fn read_verified(
     if let Some(digest) = digest {
         let actual = BlobDigest::of(&bytes);
         if &actual != digest {
-            return Err(mismatch(format!("its digest is {actual}, expected {digest}")));
+            return Err(mismatch(format!(
+                "its digest is {actual}, expected {digest}"
+            )));
         }
     }
     Ok(bytes)
@@ -219,7 +247,10 @@ mod tests {
         assert_eq!(diff_ids, img.diff_ids());
         for (layer, blob) in plan.layers.iter().zip(img.blobs()) {
             if with_digests {
-                assert_eq!(layer.digest.as_ref().unwrap().to_string(), BlobDigest::of(&blob).to_string());
+                assert_eq!(
+                    layer.digest.as_ref().unwrap().to_string(),
+                    BlobDigest::of(&blob).to_string()
+                );
                 assert_eq!(layer.size, Some(blob.len() as u64));
             }
         }
@@ -231,13 +262,13 @@ mod tests {
         let img = image();
         let tree = dir.path().join("docker");
         img.write_docker_dir(&tree, "test:latest");
-        let (_, format, plans) = read_image(&tree).unwrap();
+        let Image { format, plans, .. } = read_image(&tree).unwrap();
         assert_eq!(format, ImageFormat::DockerArchive);
         assert_eq!(plans[0].name, "test:latest");
         check_plan(&plans, &img, false);
         let tar = dir.path().join("docker.tar");
         tar_dir(&tree, &tar);
-        let (_, _, plans) = read_image(&tar).unwrap();
+        let plans = read_image(&tar).unwrap().plans;
         check_plan(&plans, &img, false);
     }
 
@@ -247,13 +278,13 @@ mod tests {
         let img = image();
         let tree = dir.path().join("oci");
         img.write_oci_dir(&tree, "test:1");
-        let (_, format, plans) = read_image(&tree).unwrap();
+        let Image { format, plans, .. } = read_image(&tree).unwrap();
         assert_eq!(format, ImageFormat::OciLayout);
         assert_eq!(plans[0].name, "test:1");
         check_plan(&plans, &img, true);
         let tar = dir.path().join("oci.tar");
         tar_dir(&tree, &tar);
-        let (source, _, plans) = read_image(&tar).unwrap();
+        let Image { source, plans, .. } = read_image(&tar).unwrap();
         check_plan(&plans, &img, true);
         let (mut r, size) = source.open(&plans[0].layers[2].path).unwrap().unwrap();
         let mut blob = Vec::new();
@@ -309,7 +340,7 @@ mod tests {
         other["digest"] = format!("sha256:{}", "0".repeat(64)).into();
         index["manifests"] = serde_json::json!([other, mine]);
         std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
-        let (_, _, plans) = read_image(&tree).unwrap();
+        let plans = read_image(&tree).unwrap().plans;
         assert_eq!(plans.len(), 1);
         assert_eq!(plans[0].layers.len(), 3);
     }
@@ -328,7 +359,11 @@ mod tests {
         let err = read_image(dir.path()).unwrap_err();
         assert!(matches!(err, ImageError::UnknownFormat(_)), "{err}");
         let file = dir.path().join("junk");
-        std::fs::write(&file, b"not a tar at all, just some text that is long enough").unwrap();
+        std::fs::write(
+            &file,
+            b"not a tar at all, just some text that is long enough",
+        )
+        .unwrap();
         assert!(read_image(&file).is_err());
     }
 }

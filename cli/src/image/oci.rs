@@ -54,8 +54,9 @@ fn is_attestation(desc: &OciDescriptor) -> bool {
 }
 
 fn size_of(image: &str, what: &str, desc: &OciDescriptor) -> Result<u64, ImageError> {
-    u64::try_from(desc.size)
-        .map_err(|_| ImageError::invalid(image, format!("{what} has a negative size {}", desc.size)))
+    u64::try_from(desc.size).map_err(|_| {
+        ImageError::invalid(image, format!("{what} has a negative size {}", desc.size))
+    })
 }
 
 /// Plans the images `index.json` leads to.
@@ -105,7 +106,8 @@ fn collect_manifests(
             format!("indexes nested deeper than {MAX_INDEX_DEPTH}"),
         ));
     }
-    let index: Index = serde_json::from_slice(index).map_err(|e| ImageError::json(image, what, e))?;
+    let index: Index =
+        serde_json::from_slice(index).map_err(|e| ImageError::json(image, what, e))?;
     for desc in index.manifests {
         if INDEX_TYPES.contains(&desc.media_type.as_str()) {
             let nested_what = format!("index {}", desc.digest);
@@ -119,8 +121,7 @@ fn collect_manifests(
                 Some(size),
             )?;
             collect_manifests(source, &bytes, &nested_what, depth + 1, out)?;
-        } else if MANIFEST_TYPES.contains(&desc.media_type.as_str()) || desc.media_type.is_empty()
-        {
+        } else if MANIFEST_TYPES.contains(&desc.media_type.as_str()) || desc.media_type.is_empty() {
             out.push(desc);
         }
         // Other media types (signatures, SBOMs, artifacts) are not images: skipped.

@@ -177,9 +177,8 @@ impl TarSource {
             _ => file,
         };
         let name = path.display().to_string();
-        let members = index_tar(&file).map_err(|e| {
-            ImageError::invalid(&name, format!("not a readable tar archive: {e}"))
-        })?;
+        let members = index_tar(&file)
+            .map_err(|e| ImageError::invalid(&name, format!("not a readable tar archive: {e}")))?;
         Ok(TarSource {
             name,
             file: Arc::new(file),
@@ -294,7 +293,10 @@ fn index_tar(file: &File) -> io::Result<HashMap<String, TarMember>> {
         let kind = header.entry_type();
         let link = || -> io::Result<String> {
             let target = entry.link_name_bytes().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{name}: link without target"))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{name}: link without target"),
+                )
             })?;
             Ok(String::from_utf8_lossy(&target).into_owned())
         };
@@ -329,7 +331,10 @@ mod tests {
         assert_eq!(clean_path("."), None);
     }
 
-    fn tar_with(entries: &[(&str, Option<&[u8]>, Option<&str>)]) -> Vec<u8> {
+    /// A member: name, data (a regular file) or link target (a symlink).
+    type TestMember<'a> = (&'a str, Option<&'a [u8]>, Option<&'a str>);
+
+    fn tar_with(entries: &[TestMember<'_>]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, data, link) in entries {
             let mut h = tar::Header::new_gnu();

@@ -55,7 +55,11 @@ pub fn layer_tar(members: &[Member]) -> Vec<u8> {
             }
             Member::File(p, data) | Member::Exec(p, data) => {
                 h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(if matches!(m, Member::Exec(..)) { 0o755 } else { 0o644 });
+                h.set_mode(if matches!(m, Member::Exec(..)) {
+                    0o755
+                } else {
+                    0o644
+                });
                 h.set_size(data.len() as u64);
                 b.append_data(&mut h, p, &data[..]).unwrap();
             }
@@ -160,8 +164,11 @@ impl TestImage {
             "RepoTags": [tag],
             "Layers": layer_paths,
         }]);
-        std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&manifest).unwrap())
-            .unwrap();
+        std::fs::write(
+            dir.join("manifest.json"),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
     }
 
     /// Writes an OCI image layout into `dir`.
@@ -245,7 +252,10 @@ pub fn three_layer_image(compression: [Compression; 3]) -> TestImage {
         File("data/.wh..wh..opq", Vec::new()),
         File("data/new", b"new in the top\n".to_vec()),
         Dir("srv/"),
-        File("srv/big", (0..100_000u32).map(|i| (i % 251) as u8).collect()),
+        File(
+            "srv/big",
+            (0..100_000u32).map(|i| (i % 251) as u8).collect(),
+        ),
     ]);
     TestImage {
         layers: vec![base, middle, top],
