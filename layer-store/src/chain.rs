@@ -1,7 +1,6 @@
 //! ChainID computation, identical to Docker's `CreateChainID`.
 
 use metadata::{ChainId, DiffId};
-use sha2::{Digest as _, Sha256};
 
 /// `sha256:<hex>` of the given 32-byte SHA-256 digest.
 pub(crate) fn sha256_string(digest: &[u8]) -> String {
@@ -12,32 +11,7 @@ pub(crate) fn sha256_string(digest: &[u8]) -> String {
 /// the DiffID itself for a base layer, else `sha256(parent + " " + diff_id)` over the two full
 /// `sha256:<hex>` strings.
 pub fn chain_id_of(parent: Option<&ChainId>, diff_id: &DiffId) -> ChainId {
-    let text = match parent {
-        None => diff_id.as_str().to_owned(),
-        Some(parent) => {
-            let mut hasher = Sha256::new();
-            hasher.update(parent.as_str().as_bytes());
-            hasher.update(b" ");
-            hasher.update(diff_id.as_str().as_bytes());
-            sha256_string(&hasher.finalize())
-        }
-    };
-    // Both branches produce a well-formed `sha256:<64 hex>` string.
-    parse_known_good(&text)
-}
-
-fn parse_known_good(text: &str) -> ChainId {
-    match ChainId::parse(text) {
-        Ok(id) => id,
-        // Unreachable: the text is a DiffID's (already validated) or a fresh sha256 string.
-        Err(_) => unreachable_chain(text),
-    }
-}
-
-#[cold]
-#[allow(clippy::panic)]
-fn unreachable_chain(text: &str) -> ChainId {
-    panic!("internal error: computed ChainID {text:?} does not parse")
+    ChainId::new(parent, diff_id)
 }
 
 /// The ChainID of the layer at the top of a stack of layers with these DiffIDs, bottom first;
@@ -61,7 +35,10 @@ mod tests {
     #[test]
     fn base_layer_chain_is_its_diff_id() {
         let d = diff('a');
-        assert_eq!(create_chain_id(std::slice::from_ref(&d)).unwrap().as_str(), d.as_str());
+        assert_eq!(
+            create_chain_id(std::slice::from_ref(&d)).unwrap().as_str(),
+            d.as_str()
+        );
         assert!(create_chain_id(&[]).is_none());
     }
 
@@ -73,6 +50,9 @@ mod tests {
         let two = create_chain_id(&ids[..2]).unwrap();
         let three = create_chain_id(&ids).unwrap();
         assert_eq!(two.as_str(), include_str!("testdata/chain-ab.txt").trim());
-        assert_eq!(three.as_str(), include_str!("testdata/chain-abc.txt").trim());
+        assert_eq!(
+            three.as_str(),
+            include_str!("testdata/chain-abc.txt").trim()
+        );
     }
 }

@@ -110,6 +110,9 @@ impl TarStream {
                 .iter()
                 .try_for_each(|part| assemble_part(&store, part, &mut sender))
                 .and_then(|()| sender.flush_chunk());
+            // Let go of the store before the reader can see the end of the stream, so a caller
+            // that closes the store after reading finds it closed.
+            drop(store);
             if let Err(err) = result {
                 let _ = tx.send(Message::Failed(err));
             }
@@ -231,12 +234,12 @@ impl Write for PartWriter<'_> {
     }
 }
 
-fn entries(store: &Store, chain_id: &ChainId) -> Result<tar_split::binary::BinaryReader<metadata::TarSplitReader>> {
+fn entries(
+    store: &Store,
+    chain_id: &ChainId,
+) -> Result<tar_split::binary::BinaryReader<metadata::TarSplitReader>> {
     let reader = store.inner.meta.tar_split(chain_id)?;
-    tar_split::binary::BinaryReader::new(reader).map_err(|e| StoreError::Corrupt {
-        chain_id: chain_id.clone(),
-        reason: format!("stored tar-split does not decode: {e}"),
-    })
+    Ok(tar_split::binary::BinaryReader::new(reader))
 }
 
 /// Bytes of the layer's stream after its last file entry: the archive's end, plus the last

@@ -14,7 +14,7 @@ const DEPTH: usize = 4;
 
 /// How the input was compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
+pub(crate) enum Compression {
     /// A plain tar.
     None,
     /// gzip (one or more members).
@@ -31,6 +31,7 @@ pub(crate) struct Ingested {
     /// Bytes of the uncompressed stream.
     pub size: u64,
     /// How the input was compressed.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub compression: Compression,
 }
 

@@ -23,8 +23,8 @@
 //! symlink is followed, `..` cannot climb out), the tar parser bounds every header before it
 //! allocates, and a refused tar leaves no layer, no directory and no metadata behind.
 
-pub mod check;
 mod chain;
+pub mod check;
 mod error;
 mod export;
 mod ingest;
@@ -38,7 +38,6 @@ mod store;
 pub use chain::{chain_id_of, create_chain_id};
 pub use error::{ErrorKind, Result, StoreError};
 pub use export::TarStream;
-pub use ingest::Compression;
 pub use layer::{Layer, LayerInfo, LayerMetadata};
 pub use metadata::{ChainId, Descriptor, DiffId, MountRecord};
 pub use options::{DriverChoice, InitFn, RwLayerOpts, StoreOptions, DEFAULT_MAX_DEPTH};

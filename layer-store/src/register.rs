@@ -4,9 +4,9 @@
 
 use std::io::Read;
 
-use metadata::{ChainId, Descriptor, DiffId, MetadataTransaction};
+use metadata::{ChainId, Descriptor, DiffId, Digest, MetadataTransaction};
 
-use crate::chain::{chain_id_of, sha256_string};
+use crate::chain::chain_id_of;
 use crate::error::{Result, StoreError};
 use crate::ingest::{ingest, Ingested};
 use crate::layer::Layer;
@@ -20,6 +20,8 @@ pub(crate) fn random_id() -> String {
 /// What the extracting side produced.
 struct Extracted {
     applied_size: u64,
+    /// Bytes the parser consumed: the whole uncompressed stream.
+    parsed: u64,
 }
 
 impl Store {
@@ -135,19 +137,21 @@ impl Store {
                 source: Some(source),
             }
         };
-        let mut sink = tar_split::binary::BinaryWriter::new(tx.tar_split_writer())
-            .map_err(|e| StoreError::io("recording the tar-split", e))?;
+        let mut sink = tar_split::binary::BinaryWriter::new(tx.tar_split_writer());
         let mut reader = tar_split::TarReader::new(input, &mut sink);
         let applied_size = self
             .inner
             .driver
             .apply_diff(cache_id, parent_cache, &mut reader)?;
-        reader
+        let parsed = reader
             .finish()
             .map_err(|e| invalid(format!("malformed tar: {e}"), Box::new(e)))?;
         sink.finish()
             .map_err(|e| StoreError::io("recording the tar-split", e))?;
-        Ok(Extracted { applied_size })
+        Ok(Extracted {
+            applied_size,
+            parsed,
+        })
     }
 
     /// Dedup or commit: the layer becomes visible to everyone with the one metadata commit.
@@ -160,10 +164,19 @@ impl Store {
         extracted: Extracted,
         ingested: &Ingested,
     ) -> Result<Layer> {
-        let diff_id = match DiffId::parse(&sha256_string(&ingested.sha256)) {
-            Ok(d) => d,
-            Err(e) => return Err(self.discard(cache_id, StoreError::from(e))),
-        };
+        if extracted.parsed != ingested.size {
+            tx.cancel();
+            let err = StoreError::InvalidLayer {
+                parent: parent.map_or_else(|| "none".to_owned(), |p| p.to_string()),
+                reason: format!(
+                    "the parser consumed {} bytes of a {}-byte stream",
+                    extracted.parsed, ingested.size
+                ),
+                source: None,
+            };
+            return Err(self.discard(cache_id, err));
+        }
+        let diff_id = DiffId::from(Digest::from_sha256_bytes(&ingested.sha256));
         let chain_id = chain_id_of(parent, &diff_id);
         if let Some(layer) = self.take_existing(&chain_id) {
             tx.cancel();

@@ -75,9 +75,8 @@ fn open_driver(root: &Path, choice: &DriverChoice) -> Result<Arc<dyn Driver>> {
             graphdriver_overlay::OverlayOptions::default(),
         )?))
     };
-    let vfs = || -> Result<Arc<dyn Driver>> {
-        Ok(Arc::new(graphdriver_vfs::VfsDriver::new(&vfs_home)?))
-    };
+    let vfs =
+        || -> Result<Arc<dyn Driver>> { Ok(Arc::new(graphdriver_vfs::VfsDriver::new(&vfs_home)?)) };
     match choice {
         DriverChoice::Custom(driver) => Ok(driver.clone()),
         DriverChoice::Overlay => overlay(),
@@ -102,8 +101,9 @@ impl Store {
     pub fn open(opts: StoreOptions) -> Result<Store> {
         let root = opts.root.clone();
         if !opts.read_only {
-            std::fs::create_dir_all(&root)
-                .map_err(|e| StoreError::io(format!("creating store root {}", root.display()), e))?;
+            std::fs::create_dir_all(&root).map_err(|e| {
+                StoreError::io(format!("creating store root {}", root.display()), e)
+            })?;
         }
         let driver = open_driver(&root, &opts.driver)?;
         let meta = MetadataStore::open(

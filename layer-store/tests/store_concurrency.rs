@@ -61,7 +61,11 @@ fn eight_threads_register_overlapping_layers() {
             assert_eq!(sha256(&tar), info.diff_id.as_str(), "{driver}");
             store.release(layer).unwrap();
         }
-        assert_eq!(store.driver().layers().unwrap().len(), 16, "{driver}: duplicates discarded");
+        assert_eq!(
+            store.driver().layers().unwrap().len(),
+            16,
+            "{driver}: duplicates discarded"
+        );
         for h in handles {
             store.release(h).unwrap();
         }

@@ -43,7 +43,11 @@ fn layer_tar(rng: &mut Rng) -> Vec<u8> {
     let big = rng.below(4) == 0;
     let contents: Vec<Vec<u8>> = (0..files)
         .map(|i| {
-            let len = if big && i == 0 { 4 << 20 } else { rng.below(5000) as usize };
+            let len = if big && i == 0 {
+                4 << 20
+            } else {
+                rng.below(5000) as usize
+            };
             let seed = rng.next() as u8;
             (0..len).map(|k| seed.wrapping_add(k as u8)).collect()
         })
@@ -108,7 +112,10 @@ fn check_store(root: &std::path::Path, choice: &DriverChoice, round: usize, driv
     let map = store.map();
     let named: HashSet<String> = map.values().map(|i| i.cache_id.clone()).collect();
     for listing in store.driver().layers().unwrap() {
-        assert!(listing.complete, "{driver} round {round}: half layer {listing:?}");
+        assert!(
+            listing.complete,
+            "{driver} round {round}: half layer {listing:?}"
+        );
         assert!(
             named.contains(&listing.id),
             "{driver} round {round}: orphan driver directory {}",
@@ -122,7 +129,11 @@ fn check_store(root: &std::path::Path, choice: &DriverChoice, round: usize, driv
         let layer = store.get(id).unwrap();
         let tar = read_all(layer.tar_stream().unwrap())
             .unwrap_or_else(|e| panic!("{driver} round {round}: {id} does not export: {e}"));
-        assert_eq!(sha256(&tar), info.diff_id.as_str(), "{driver} round {round}");
+        assert_eq!(
+            sha256(&tar),
+            info.diff_id.as_str(),
+            "{driver} round {round}"
+        );
     }
 }
 
@@ -138,7 +149,12 @@ fn killed_at_random_moments_the_store_stays_whole() {
         let started = Instant::now();
         for round in 0..KILLS {
             let mut child = Command::new(&exe)
-                .args(["--exact", "crash_child_entry", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "crash_child_entry",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(CHILD_ENV, dir.path())
                 .env(DRIVER_ENV, driver)
                 .stdout(Stdio::null())

@@ -66,7 +66,10 @@ fn register_a_chain_and_read_it_back() {
             );
             assert_eq!(layer.parent(), parent.as_ref(), "{driver}");
             let exported = read_all(layer.tar_stream().unwrap()).unwrap();
-            assert!(exported == *tar, "{driver}: export differs from the registered tar");
+            assert!(
+                exported == *tar,
+                "{driver}: export differs from the registered tar"
+            );
             parent = Some(layer.chain_id().clone());
         }
         assert_eq!(store.map().len(), 3, "{driver}");
@@ -84,7 +87,11 @@ fn the_same_layer_twice_is_one_layer_with_two_references() {
         assert_eq!(a.cache_id(), b.cache_id(), "{driver}");
         assert_eq!(store.info(a.chain_id()).unwrap().references, 2, "{driver}");
         let driver_dirs = store.driver().layers().unwrap();
-        assert_eq!(driver_dirs.len(), 1, "{driver}: the duplicate's directory is discarded");
+        assert_eq!(
+            driver_dirs.len(),
+            1,
+            "{driver}: the duplicate's directory is discarded"
+        );
         assert!(store.release(a).unwrap().is_empty(), "{driver}");
         let deleted = store.release(b).unwrap();
         assert_eq!(deleted.len(), 1, "{driver}");
@@ -109,7 +116,11 @@ fn gzip_and_zstd_layers_register_with_the_plain_tars_diff_id() {
         let zst = zstd::encode_all(&tar[..], 3).unwrap();
         let again = register(&store, &zst, None);
         assert_eq!(again.chain_id(), layer.chain_id(), "{driver}");
-        assert_eq!(read_all(again.tar_stream().unwrap()).unwrap(), tar, "{driver}");
+        assert_eq!(
+            read_all(again.tar_stream().unwrap()).unwrap(),
+            tar,
+            "{driver}"
+        );
     });
 }
 
@@ -164,7 +175,10 @@ fn every_handle_is_one_reference() {
         assert!(store.release(second).unwrap().is_empty(), "{driver}");
         assert_eq!(store.info(&id).unwrap().references, 1, "{driver}");
         assert_eq!(store.release(base).unwrap().len(), 1, "{driver}");
-        assert!(matches!(store.get(&id), Err(StoreError::LayerDoesNotExist(_))), "{driver}");
+        assert!(
+            matches!(store.get(&id), Err(StoreError::LayerDoesNotExist(_))),
+            "{driver}"
+        );
     });
 }
 
@@ -180,7 +194,14 @@ fn tar_stream_from_joins_the_layers_above_an_ancestor() {
         let mut names = Vec::new();
         let mut archive = tar::Archive::new(&joined[..]);
         for entry in archive.entries().unwrap() {
-            names.push(entry.unwrap().path().unwrap().to_string_lossy().into_owned());
+            names.push(
+                entry
+                    .unwrap()
+                    .path()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
         assert_eq!(
             names,
@@ -200,7 +221,10 @@ fn tar_stream_from_joins_the_layers_above_an_ancestor() {
         assert!(whole.len() > joined.len(), "{driver}");
         let unrelated = register(&store, &tar_of(&[Item::File("x", b"x")]), None);
         let err = top.tar_stream_from(Some(unrelated.chain_id())).unwrap_err();
-        assert!(matches!(err, StoreError::NotAncestor { .. }), "{driver}: {err}");
+        assert!(
+            matches!(err, StoreError::NotAncestor { .. }),
+            "{driver}: {err}"
+        );
     });
 }
 
@@ -218,7 +242,11 @@ fn a_reopened_store_finds_its_layers_and_read_write_layers() {
             (base.chain_id().clone(), top.chain_id().clone())
         };
         let store = open_store(root, choice);
-        assert!(store.recovery().is_clean(), "{driver}: {:?}", store.recovery());
+        assert!(
+            store.recovery().is_clean(),
+            "{driver}: {:?}",
+            store.recovery()
+        );
         let top = store.get(&top_id).unwrap();
         assert_eq!(top.parent(), Some(&base_id), "{driver}");
         assert_eq!(
@@ -235,12 +263,8 @@ fn a_reopened_store_finds_its_layers_and_read_write_layers() {
 #[test]
 fn depth_is_bounded() {
     each_driver(|driver, choice, root| {
-        let store = Store::open(
-            StoreOptions::new(root)
-                .driver(choice.clone())
-                .max_depth(3),
-        )
-        .unwrap();
+        let store =
+            Store::open(StoreOptions::new(root).driver(choice.clone()).max_depth(3)).unwrap();
         let mut parent: Option<ChainId> = None;
         for i in 0..3 {
             let name = format!("f{i}");
@@ -251,7 +275,14 @@ fn depth_is_bounded() {
             .register(&tar_of(&[Item::File("deep", b"x")])[..], parent.as_ref())
             .unwrap_err();
         assert!(
-            matches!(err, StoreError::MaxDepthExceeded { depth: 4, max: 3, .. }),
+            matches!(
+                err,
+                StoreError::MaxDepthExceeded {
+                    depth: 4,
+                    max: 3,
+                    ..
+                }
+            ),
             "{driver}: {err}"
         );
         assert_eq!(store.map().len(), 3, "{driver}");
@@ -307,7 +338,11 @@ fn chain_ids_match_dockers_for_known_lists() {
     ];
     for (letters, expected) in cases {
         let ids: Vec<DiffId> = letters.iter().map(|c| diff(*c)).collect();
-        assert_eq!(create_chain_id(&ids).unwrap().as_str(), expected, "{letters:?}");
+        assert_eq!(
+            create_chain_id(&ids).unwrap().as_str(),
+            expected,
+            "{letters:?}"
+        );
     }
 }
 
@@ -335,7 +370,10 @@ fn a_read_write_layer_mounts_changes_and_commits() {
             .unwrap_err();
         assert!(matches!(err, StoreError::MountNameConflict(_)), "{driver}");
         let merged = rw.mount().unwrap();
-        assert_eq!(std::fs::read(merged.join("etc/hostname")).unwrap(), b"base\n");
+        assert_eq!(
+            std::fs::read(merged.join("etc/hostname")).unwrap(),
+            b"base\n"
+        );
         assert_eq!(
             std::fs::read(merged.join("etc/hosts")).unwrap(),
             b"127.0.0.1 localhost\n",
@@ -366,9 +404,15 @@ fn a_read_write_layer_mounts_changes_and_commits() {
         let err = store
             .release_rw_layer(store.get_rw_layer("container").unwrap())
             .unwrap_err();
-        assert!(matches!(err, StoreError::ActiveMount { .. }), "{driver}: {err}");
+        assert!(
+            matches!(err, StoreError::ActiveMount { .. }),
+            "{driver}: {err}"
+        );
         rw.unmount().unwrap();
-        assert!(matches!(rw.unmount(), Err(StoreError::NotMounted(_))), "{driver}");
+        assert!(
+            matches!(rw.unmount(), Err(StoreError::NotMounted(_))),
+            "{driver}"
+        );
         store.release_rw_layer(rw).unwrap();
         // The committed layer's export is what the diff was.
         let exported = read_all(committed.tar_stream().unwrap()).unwrap();
@@ -417,7 +461,9 @@ fn a_refused_tar_leaves_nothing_behind() {
             listed.len() == store.map().len(),
             "{driver}: a refused layer leaves no directory: {listed:?}"
         );
-        let tmp = std::fs::read_dir(root.join("tmp")).map(|d| d.count()).unwrap_or(0);
+        let tmp = std::fs::read_dir(root.join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0);
         assert_eq!(tmp, 0, "{driver}: no spool left");
     });
 }
