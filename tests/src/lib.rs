@@ -2,3 +2,4 @@
 
 pub mod archives;
 pub mod driver_suite;
+pub mod driver_suite_hostile;

@@ -289,15 +289,21 @@ impl<'o> Applier<'o> {
                     }
                 }
                 // The holes stay holes: only the runs were written.
-                r.and_then(|()| file.set_len(map.real_size))
+                r.and_then(|()| file.set_len(map.real_size).map_err(CopyError::Write))
             }
         };
         self.buf = buf;
-        r.map_err(|e| DriverError::Apply {
-            id: self.opts.layer_id.clone(),
-            entry: lossy(&header.path),
-            reason: "writing file data".into(),
-            source: Some(e),
+        r.map_err(|e| {
+            let (reason, source) = match e {
+                CopyError::Read(e) => (format!("reading the member's data: {e}"), e),
+                CopyError::Write(e) => ("writing file data".to_owned(), e),
+            };
+            DriverError::Apply {
+                id: self.opts.layer_id.clone(),
+                entry: lossy(&header.path),
+                reason,
+                source: Some(source),
+            }
         })
     }
 
@@ -654,6 +660,12 @@ impl<'o> Applier<'o> {
     }
 }
 
+/// Which side of a copy failed: the tar (truncated, corrupt) or the layer's filesystem.
+enum CopyError {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
 /// Reads exactly `len` bytes from `data` through `buf`, handing each chunk and its offset within
 /// the run to `write`. A short read is an error: the member's data ended early.
 fn copy_exact(
@@ -661,22 +673,22 @@ fn copy_exact(
     buf: &mut [u8],
     len: u64,
     mut write: impl FnMut(&[u8], u64) -> std::io::Result<()>,
-) -> std::io::Result<()> {
+) -> std::result::Result<(), CopyError> {
     let mut done = 0u64;
     while done < len {
         let want = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
         let n = match data.read(&mut buf[..want]) {
             Ok(0) => {
-                return Err(std::io::Error::new(
+                return Err(CopyError::Read(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     format!("member data ended after {done} of {len} bytes"),
-                ))
+                )))
             }
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(CopyError::Read(e)),
         };
-        write(&buf[..n], done)?;
+        write(&buf[..n], done).map_err(CopyError::Write)?;
         done += n as u64;
     }
     Ok(())
