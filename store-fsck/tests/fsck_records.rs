@@ -145,6 +145,7 @@ fn a_read_write_layer_without_its_directory_is_dropped() {
         .create_rw_layer("ctr", Some(&ids[0]), RwLayerOpts::default())
         .unwrap();
     let mount_id = rw.mount_id().to_owned();
+    drop(rw);
     drop(store);
     std::fs::remove_dir_all(fx.driver_dir(&mount_id)).unwrap();
     let (code, json) = fx.fsck(&[]);

@@ -288,7 +288,7 @@ pub(crate) fn stale_mounts(
         );
     }
     // Deepest first, so that a repair unmounts what is stacked on top before what is below.
-    out.sort_by(|a, b| b.object.len().cmp(&a.object.len()));
+    out.sort_by_key(|f| std::cmp::Reverse(f.object.len()));
     Ok(out)
 }
 

@@ -177,6 +177,18 @@ pub struct Checker {
     root: PathBuf,
     meta: MetadataStore,
     driver: Arc<dyn Driver>,
+    /// Opened for checking only (the metadata may be a recovered copy, which is writable).
+    read_only: bool,
+    /// The scratch directory of a recovered copy of the database, removed on drop.
+    scratch: Option<PathBuf>,
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl std::fmt::Debug for Checker {
@@ -194,17 +206,26 @@ impl Checker {
     /// driver. Nothing is recovered on open: what a crash left is for the check to find. A
     /// writable open fails with [`metadata::Error::InUse`] (naming the pid) while another
     /// process writes the store.
+    ///
+    /// A read-only open of a store whose last writer crashed (redb needs to recover the file)
+    /// checks a recovered copy of the database instead, leaving the store's file as it is.
     pub fn open(root: &Path, writable: bool) -> Result<Checker> {
-        let (meta, driver) = open::open(root, writable)?;
-        Ok(Checker::new(root, meta, driver))
+        let opened = open::open(root, writable)?;
+        let mut checker = Checker::new(root, opened.meta, opened.driver);
+        checker.read_only = !writable;
+        checker.scratch = opened.recovered_copy;
+        Ok(checker)
     }
 
-    /// A checker over an already open metadata store and driver (whose home is under `root`).
+    /// A checker over an already open metadata store and driver (whose home is under `root`);
+    /// it repairs only if the metadata store is writable.
     pub fn new(root: &Path, meta: MetadataStore, driver: Arc<dyn Driver>) -> Checker {
         Checker {
             root: root.to_owned(),
+            read_only: meta.is_read_only(),
             meta,
             driver,
+            scratch: None,
         }
     }
 
@@ -215,7 +236,7 @@ impl Checker {
 
     /// Whether the store is open read-only (no repair possible).
     pub fn is_read_only(&self) -> bool {
-        self.meta.is_read_only()
+        self.read_only
     }
 
     /// The store's root.
@@ -229,6 +250,13 @@ impl Checker {
     pub fn check(&mut self, opts: &CheckOptions) -> Result<Report> {
         let mut report = Report::default();
         let live_writer = self.is_read_only() && open::live_writer(&self.root);
+        if self.scratch.is_some() {
+            report.notes.push(
+                "the database was not closed cleanly (a writer crashed): a recovered copy of it \
+                 was checked; --repair recovers the file itself"
+                    .to_owned(),
+            );
+        }
         self.check_database(live_writer, &mut report);
 
         // The driver's directories first, then the records: a layer a live writer commits in
@@ -349,8 +377,9 @@ impl Checker {
     /// redb's integrity check: on the file itself when open for writing, on a copy when nobody
     /// writes the store, skipped (with a note) beside a live writer.
     fn check_database(&mut self, live_writer: bool, report: &mut Report) {
-        let path = self.meta.path().display().to_string();
-        let result = if !self.is_read_only() {
+        let path = self.root.join(metadata::DB_FILE).display().to_string();
+        let result = if !self.meta.is_read_only() {
+            // The store's own file, or a recovered copy of it.
             self.meta.check_integrity()
         } else if live_writer {
             report

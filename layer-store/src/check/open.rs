@@ -9,8 +9,18 @@ use metadata::{MetadataStore, OpenOptions};
 
 use crate::error::{Result, StoreError};
 
-/// The store's metadata and a driver of the kind it was created with.
-pub(crate) fn open(root: &Path, writable: bool) -> Result<(MetadataStore, Arc<dyn Driver>)> {
+/// What [`open`] opened.
+pub(crate) struct Opened {
+    pub meta: MetadataStore,
+    pub driver: Arc<dyn Driver>,
+    /// The database was left by a writer that did not close it: this is a recovered copy of it
+    /// in a scratch directory (removed with the checker), so that a read-only check can run.
+    pub recovered_copy: Option<PathBuf>,
+}
+
+/// The store's metadata and a driver of the kind it was created with. A read-only open of a
+/// database a crashed writer left needing recovery checks a recovered copy instead.
+pub(crate) fn open(root: &Path, writable: bool) -> Result<Opened> {
     let db = root.join(metadata::DB_FILE);
     if !db.exists() {
         return Err(StoreError::Metadata(metadata::Error::NotFound {
@@ -21,7 +31,14 @@ pub(crate) fn open(root: &Path, writable: bool) -> Result<(MetadataStore, Arc<dy
         read_only: !writable,
         ..OpenOptions::default()
     };
-    let meta = MetadataStore::open(root, &opts)?;
+    let (meta, recovered_copy) = match MetadataStore::open(root, &opts) {
+        Ok(meta) => (meta, None),
+        Err(metadata::Error::NeedsRecovery { .. }) if !writable => {
+            let (meta, dir) = recovered_copy(root)?;
+            (meta, Some(dir))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let home = root.join(meta.driver());
     let driver: Arc<dyn Driver> = match meta.driver() {
         "overlay" => Arc::new(graphdriver_overlay::OverlayDriver::new(
@@ -36,7 +53,41 @@ pub(crate) fn open(root: &Path, writable: bool) -> Result<(MetadataStore, Arc<dy
             )))
         }
     };
-    Ok((meta, driver))
+    Ok(Opened {
+        meta,
+        driver,
+        recovered_copy,
+    })
+}
+
+/// A copy of the database in a scratch directory, opened for writing there so that redb
+/// recovers the copy; the store's own file is not touched.
+fn recovered_copy(root: &Path) -> Result<(MetadataStore, PathBuf)> {
+    let scratch = scratch_dir().map_err(|e| StoreError::io("making a scratch directory", e))?;
+    let opened = (|| {
+        std::fs::copy(
+            root.join(metadata::DB_FILE),
+            scratch.join(metadata::DB_FILE),
+        )
+        .map_err(|e| {
+            StoreError::io(
+                format!("copying {}", root.join(metadata::DB_FILE).display()),
+                e,
+            )
+        })?;
+        let opts = OpenOptions {
+            tmp_dir: Some(scratch.join(metadata::TMP_DIR)),
+            ..OpenOptions::default()
+        };
+        Ok(MetadataStore::open(&scratch, &opts)?)
+    })();
+    match opened {
+        Ok(meta) => Ok((meta, scratch)),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&scratch);
+            Err(e)
+        }
+    }
 }
 
 /// Whether another process holds the store's writer lock now (its pid file names a live

@@ -1,6 +1,6 @@
 //! Carrying out a repair plan, step by step; a failed step is reported and the others still run.
 
-use graphdriver::{Driver, DriverError};
+use graphdriver::Driver;
 use metadata::{ChainId, LayerState, MetadataStore};
 
 use super::plan::{Action, Op, Plan};
@@ -73,25 +73,20 @@ fn run(meta: &MetadataStore, driver: &dyn Driver, op: &Op) -> Result<(), String>
                 let _ = meta.set_state(&id, LayerState::Removing);
             }
             if let Some(cache_id) = cache_id {
-                match driver.remove(cache_id) {
-                    Ok(()) => {}
-                    Err(e @ DriverError::Busy { .. }) => return Err(s(&e)),
-                    Err(e) => return Err(s(&e)),
-                }
+                driver.remove(cache_id).map_err(|e| s(&e))?;
             }
             meta.remove_layer_key(key).map_err(|e| s(&e))
         }
         Op::Unmount { path } => graphdriver::check::unmount(path).map_err(|e| s(&e)),
         Op::RemoveDir { id } => driver.remove(id).map_err(|e| s(&e)),
         Op::RemoveTemp { path } => {
-            let meta =
+            let kind =
                 std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let removed = if meta.is_dir() {
+            if kind.is_dir() {
                 graphdriver::fsutil::remove_all(path).map_err(|e| s(&e))
             } else {
                 std::fs::remove_file(path).map_err(|e| format!("removing {}: {e}", path.display()))
-            };
-            removed
+            }
         }
     }
 }
