@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use graphdriver::{ChangeKind, CreateOpts, Driver, DriverError, ErrorKind, MountOpts};
 use graphdriver_overlay::{MountApi, OverlayDriver, OverlayOptions};
@@ -20,14 +21,41 @@ fn driver(api: MountApi) -> Option<(tempfile::TempDir, OverlayDriver)> {
         return None;
     }
     let tmp = tempfile::tempdir().unwrap();
-    match OverlayDriver::new(&tmp.path().join("overlay"), OverlayOptions { mount_api: api }) {
+    match OverlayDriver::new(
+        &tmp.path().join("overlay"),
+        OverlayOptions { mount_api: api },
+    ) {
         Ok(d) => Some((tmp, d)),
-        Err(err @ (DriverError::NotSupported { .. } | DriverError::PrerequisitesMissing { .. })) => {
+        Err(
+            err @ (DriverError::NotSupported { .. } | DriverError::PrerequisitesMissing { .. }),
+        ) => {
             eprintln!("skipped: overlay unavailable here: {err}");
             None
         }
         Err(err) => panic!("{err}"),
     }
+}
+
+/// The suite's factory: an overlay driver in `home`, or `None` where overlayfs cannot run.
+fn overlay(home: &Path) -> Option<Arc<dyn Driver>> {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: the overlay driver needs root to mount");
+        return None;
+    }
+    match OverlayDriver::new(home, OverlayOptions::default()) {
+        Ok(d) => Some(Arc::new(d)),
+        Err(err) if err.kind() == ErrorKind::NotSupported => {
+            eprintln!("skipped: overlay unavailable here: {err}");
+            None
+        }
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// The conformance suite, one test per case.
+mod suite {
+    use super::overlay;
+    store_tests::driver_suite_tests!(overlay);
 }
 
 /// One member of a test tar.
@@ -91,7 +119,9 @@ fn home(tmp: &tempfile::TempDir) -> PathBuf {
 
 #[test]
 fn layout_files_links_and_lower_chain() {
-    let Some((tmp, d)) = driver(MountApi::Auto) else { return };
+    let Some((tmp, d)) = driver(MountApi::Auto) else {
+        return;
+    };
     let home = home(&tmp);
     layer(&d, "base", None, &tar_of(&[Member::File("a", b"1")]));
     layer(&d, "mid", Some("base"), &tar_of(&[Member::File("b", b"2")]));
@@ -103,7 +133,11 @@ fn layout_files_links_and_lower_chain() {
         }
         let s = short(id);
         assert_eq!(s.len(), 26);
-        assert!(s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()), "{s}");
+        assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+            "{s}"
+        );
         assert_eq!(
             std::fs::read_link(home.join("l").join(&s)).unwrap(),
             Path::new("..").join(id).join("diff")
@@ -123,11 +157,21 @@ fn layout_files_links_and_lower_chain() {
     let meta = d.metadata("top").unwrap();
     assert_eq!(
         meta["LowerDir"],
-        format!("{}:{}", home.join("mid/diff").display(), home.join("base/diff").display())
+        format!(
+            "{}:{}",
+            home.join("mid/diff").display(),
+            home.join("base/diff").display()
+        )
     );
-    assert_eq!(meta["UpperDir"], home.join("top/diff").display().to_string());
+    assert_eq!(
+        meta["UpperDir"],
+        home.join("top/diff").display().to_string()
+    );
     assert_eq!(meta["WorkDir"], home.join("top/work").display().to_string());
-    assert_eq!(meta["MergedDir"], home.join("top/merged").display().to_string());
+    assert_eq!(
+        meta["MergedDir"],
+        home.join("top/merged").display().to_string()
+    );
     let status: BTreeMap<_, _> = d.status().into_iter().collect();
     assert!(!status["Backing Filesystem"].is_empty());
     assert_eq!(status["Native Overlay Diff"], "true");
@@ -139,7 +183,9 @@ fn layout_files_links_and_lower_chain() {
 
 #[test]
 fn mounts_are_counted_and_the_last_put_unmounts() {
-    let Some((_tmp, d)) = driver(MountApi::Auto) else { return };
+    let Some((_tmp, d)) = driver(MountApi::Auto) else {
+        return;
+    };
     layer(&d, "a", None, &tar_of(&[Member::File("f", b"x")]));
     let merged = d.get("a", &MountOpts::default()).unwrap();
     assert_eq!(d.get("a", &MountOpts::default()).unwrap(), merged);
@@ -155,12 +201,15 @@ fn mounts_are_counted_and_the_last_put_unmounts() {
 
 #[test]
 fn a_mount_left_by_an_earlier_driver_is_adopted() {
-    let Some((tmp, first)) = driver(MountApi::Auto) else { return };
+    let Some((tmp, first)) = driver(MountApi::Auto) else {
+        return;
+    };
     layer(&first, "a", None, &tar_of(&[Member::File("f", b"x")]));
     let merged = first.get("a", &MountOpts::default()).unwrap();
     // The process "restarts": the driver goes away without unmounting.
     drop(first);
-    let second = OverlayDriver::new(&tmp.path().join("overlay"), OverlayOptions::default()).unwrap();
+    let second =
+        OverlayDriver::new(&tmp.path().join("overlay"), OverlayOptions::default()).unwrap();
     assert_eq!(second.get("a", &MountOpts::default()).unwrap(), merged);
     assert_eq!(mounts_at(&merged), 1, "mounted twice");
     assert_eq!(std::fs::read(merged.join("f")).unwrap(), b"x");
@@ -173,9 +222,12 @@ fn a_mount_left_by_an_earlier_driver_is_adopted() {
 
 #[test]
 fn cleanup_unmounts_everything_the_driver_mounted() {
-    let Some((_tmp, d)) = driver(MountApi::Auto) else { return };
+    let Some((_tmp, d)) = driver(MountApi::Auto) else {
+        return;
+    };
     layer(&d, "a", None, &tar_of(&[Member::File("f", b"x")]));
-    d.create_read_write("rw", Some("a"), &CreateOpts::default()).unwrap();
+    d.create_read_write("rw", Some("a"), &CreateOpts::default())
+        .unwrap();
     let a = d.get("a", &MountOpts::default()).unwrap();
     let rw = d.get("rw", &MountOpts::default()).unwrap();
     d.get("rw", &MountOpts::default()).unwrap();
@@ -185,8 +237,15 @@ fn cleanup_unmounts_everything_the_driver_mounted() {
 
 #[test]
 fn committed_layers_mount_as_read_only_views() {
-    let Some((_tmp, d)) = driver(MountApi::Auto) else { return };
-    layer(&d, "a", None, &tar_of(&[Member::Dir("d"), Member::File("d/f", b"x")]));
+    let Some((_tmp, d)) = driver(MountApi::Auto) else {
+        return;
+    };
+    layer(
+        &d,
+        "a",
+        None,
+        &tar_of(&[Member::Dir("d"), Member::File("d/f", b"x")]),
+    );
     layer(&d, "b", Some("a"), &tar_of(&[Member::File("g", b"y")]));
     for id in ["a", "b"] {
         let view = d.get(id, &MountOpts::default()).unwrap();
@@ -196,7 +255,11 @@ fn committed_layers_mount_as_read_only_views() {
             std::fs::write(view.join("d/f"), b"z"),
             std::fs::remove_file(view.join("d/f")),
         ] {
-            assert_eq!(attempt.unwrap_err().raw_os_error(), Some(libc_erofs()), "{id}");
+            assert_eq!(
+                attempt.unwrap_err().raw_os_error(),
+                Some(libc_erofs()),
+                "{id}"
+            );
         }
         d.put(id).unwrap();
     }
@@ -208,9 +271,17 @@ fn libc_erofs() -> i32 {
 
 #[test]
 fn read_write_layers_write_into_their_diff() {
-    let Some((_tmp, d)) = driver(MountApi::Auto) else { return };
-    layer(&d, "a", None, &tar_of(&[Member::File("f", b"x"), Member::File("keep", b"k")]));
-    d.create_read_write("rw", Some("a"), &CreateOpts::default()).unwrap();
+    let Some((_tmp, d)) = driver(MountApi::Auto) else {
+        return;
+    };
+    layer(
+        &d,
+        "a",
+        None,
+        &tar_of(&[Member::File("f", b"x"), Member::File("keep", b"k")]),
+    );
+    d.create_read_write("rw", Some("a"), &CreateOpts::default())
+        .unwrap();
     let merged = d.get("rw", &MountOpts::default()).unwrap();
     std::fs::write(merged.join("new"), b"n").unwrap();
     std::fs::write(merged.join("keep"), b"changed").unwrap();
@@ -241,7 +312,9 @@ fn read_write_layers_write_into_their_diff() {
 /// mounted view, and come back in OCI form from the native diff.
 #[test]
 fn whiteouts_and_opaque_directories_convert_both_ways() {
-    let Some((_tmp, d)) = driver(MountApi::Auto) else { return };
+    let Some((_tmp, d)) = driver(MountApi::Auto) else {
+        return;
+    };
     layer(
         &d,
         "a",
@@ -262,10 +335,16 @@ fn whiteouts_and_opaque_directories_convert_both_ways() {
     layer(&d, "b", Some("a"), &oci);
     let diff = PathBuf::from(&d.metadata("b").unwrap()["UpperDir"]);
     let wh = std::fs::symlink_metadata(diff.join("gone")).unwrap();
-    assert!(wh.file_type().is_char_device() && wh.rdev() == 0, "whiteout");
+    assert!(
+        wh.file_type().is_char_device() && wh.rdev() == 0,
+        "whiteout"
+    );
     assert!(!diff.join(".wh.gone").exists());
     assert!(!diff.join("dir/.wh..wh..opq").exists());
-    assert_eq!(xattr(&diff.join("dir"), "trusted.overlay.opaque"), Some(b"y".to_vec()));
+    assert_eq!(
+        xattr(&diff.join("dir"), "trusted.overlay.opaque"),
+        Some(b"y".to_vec())
+    );
     let view = d.get("b", &MountOpts::default()).unwrap();
     assert!(!view.join("gone").exists());
     assert!(!view.join("dir/old").exists());
@@ -290,12 +369,25 @@ fn whiteouts_and_opaque_directories_convert_both_ways() {
     );
 
     let mut diff_tar = Vec::new();
-    d.diff("b", Some("a")).unwrap().read_to_end(&mut diff_tar).unwrap();
+    d.diff("b", Some("a"))
+        .unwrap()
+        .read_to_end(&mut diff_tar)
+        .unwrap();
     let mut names = Vec::new();
     for entry in tar::Archive::new(Cursor::new(diff_tar)).entries().unwrap() {
         let entry = entry.unwrap();
-        names.push(entry.path().unwrap().to_string_lossy().trim_end_matches('/').to_string());
-        assert!(entry.header().entry_type() != tar::EntryType::Char, "a raw whiteout leaked");
+        names.push(
+            entry
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string(),
+        );
+        assert!(
+            entry.header().entry_type() != tar::EntryType::Char,
+            "a raw whiteout leaked"
+        );
     }
     names.sort();
     let mut expected = ["dir", "dir/.wh..wh..opq", "dir/new", ".wh.gone"].map(String::from);
@@ -314,7 +406,11 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
 /// view of its top: every file shows, and `top` holds the last layer's content.
 fn deep_chain(api: MountApi, depth: usize) {
     let Some((_tmp, d)) = driver(api) else { return };
-    assert!(d.capabilities().max_depth >= depth, "{:?}", d.capabilities());
+    assert!(
+        d.capabilities().max_depth >= depth,
+        "{:?}",
+        d.capabilities()
+    );
     let mut parent: Option<String> = None;
     for i in 0..depth {
         let id = format!("layer{i:03}");
@@ -330,13 +426,20 @@ fn deep_chain(api: MountApi, depth: usize) {
     let top = parent.unwrap();
     let view = d.get(&top, &MountOpts::default()).unwrap();
     for i in 0..depth {
-        assert_eq!(std::fs::read_to_string(view.join(format!("f{i}"))).unwrap(), i.to_string());
+        assert_eq!(
+            std::fs::read_to_string(view.join(format!("f{i}"))).unwrap(),
+            i.to_string()
+        );
     }
-    assert_eq!(std::fs::read_to_string(view.join("top")).unwrap(), (depth - 1).to_string());
+    assert_eq!(
+        std::fs::read_to_string(view.join("top")).unwrap(),
+        (depth - 1).to_string()
+    );
     d.put(&top).unwrap();
     // A read-write layer on top mounts too (the chain plus an upper).
     if depth < d.capabilities().max_depth {
-        d.create_read_write("rw", Some(&top), &CreateOpts::default()).unwrap();
+        d.create_read_write("rw", Some(&top), &CreateOpts::default())
+            .unwrap();
         let merged = d.get("rw", &MountOpts::default()).unwrap();
         std::fs::write(merged.join("written"), b"w").unwrap();
         assert_eq!(std::fs::read_to_string(merged.join("f0")).unwrap(), "0");
@@ -361,16 +464,21 @@ fn chain_of_500_layers_mounts_with_the_new_api() {
 
 #[test]
 fn chains_deeper_than_the_limit_are_refused_at_create() {
-    let Some((_tmp, d)) = driver(MountApi::Legacy) else { return };
+    let Some((_tmp, d)) = driver(MountApi::Legacy) else {
+        return;
+    };
     let max = d.capabilities().max_depth;
     assert!((125..500).contains(&max), "{max}");
     let mut parent: Option<String> = None;
     for i in 0..max {
         let id = format!("l{i}");
-        d.create(&id, parent.as_deref(), &CreateOpts::default()).unwrap();
+        d.create(&id, parent.as_deref(), &CreateOpts::default())
+            .unwrap();
         parent = Some(id);
     }
-    let err = d.create("one-too-many", parent.as_deref(), &CreateOpts::default()).unwrap_err();
+    let err = d
+        .create("one-too-many", parent.as_deref(), &CreateOpts::default())
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotSupported, "{err}");
 }
 
@@ -385,7 +493,12 @@ fn a_home_on_overlayfs_is_refused() {
         std::fs::create_dir(tmp.path().join(dir)).unwrap();
     }
     let p = |d: &str| tmp.path().join(d).display().to_string();
-    let data = format!("lowerdir={},upperdir={},workdir={}", p("lower"), p("upper"), p("work"));
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        p("lower"),
+        p("upper"),
+        p("work")
+    );
     let merged = tmp.path().join("merged");
     if let Err(err) = rustix::mount::mount(
         "overlay",
