@@ -1,4 +1,0 @@
-//! Helpers shared by the layer-store scenario tests.
-#![allow(dead_code)]
-
-pub mod layers;
