@@ -4,8 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use layer_store::ChainId;
-mod common;
-use common::layers::{drivers, open_store, read_all, sha256, tar_of, Item};
+use store_tests::layers::{drivers, open_store, read_all, sha256, tar_of, Item};
 
 fn tars() -> Vec<Vec<u8>> {
     (0..4)

@@ -7,8 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use layer_store::{ChainId, DriverChoice, Store, StoreOptions};
-mod common;
-use common::layers::{drivers, read_all, sha256, tar_of, Item};
+use store_tests::layers::{drivers, read_all, sha256, tar_of, Item};
 
 const CHILD_ENV: &str = "LAYER_STORE_CRASH_CHILD_ROOT";
 const DRIVER_ENV: &str = "LAYER_STORE_CRASH_CHILD_DRIVER";

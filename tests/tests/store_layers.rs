@@ -4,8 +4,7 @@ use layer_store::{
     create_chain_id, ChainId, Descriptor, DiffId, DriverChoice, RwLayerOpts, Store, StoreError,
     StoreOptions,
 };
-mod common;
-use common::layers::{drivers, open_store, read_all, sha256, tar_of, Item};
+use store_tests::layers::{drivers, open_store, read_all, sha256, tar_of, Item};
 
 fn base_tar() -> Vec<u8> {
     tar_of(&[
