@@ -1,1 +1,3 @@
 //! Helpers shared by the criterion benches (corpus generation).
+
+pub mod tar_corpus;

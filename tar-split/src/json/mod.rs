@@ -15,11 +15,13 @@
 mod error;
 mod escape;
 mod names;
+mod parallel_gzip;
 #[cfg(test)]
 mod proptests;
 mod reader;
 mod writer;
 
 pub use error::JsonError;
+pub use parallel_gzip::ParallelGzip;
 pub use reader::{JsonLimits, JsonReader};
 pub use writer::JsonWriter;

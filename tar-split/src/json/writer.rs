@@ -7,6 +7,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::escape::push_go_string;
+use super::ParallelGzip;
 use crate::EntrySink;
 
 /// Lines are gathered in memory and handed to the output in blocks of about this size, so that
@@ -87,6 +88,20 @@ impl<W: Write> JsonWriter<GzEncoder<W>> {
 
     /// Writes every buffered line, ends the gzip stream (trailer included) and returns `out`.
     pub fn finish_gzip(self) -> io::Result<W> {
+        self.finish()?.finish()
+    }
+}
+
+impl<W: Write + Send + 'static> JsonWriter<ParallelGzip<W>> {
+    /// A writer of gzip-compressed JSON lines into `out` at `level`, compressing on a thread of
+    /// its own (see [`ParallelGzip`]).
+    pub fn gzip_parallel(out: W, level: Compression) -> io::Result<Self> {
+        Ok(JsonWriter::new(ParallelGzip::new(out, level)?))
+    }
+
+    /// Writes every buffered line, ends the gzip stream (trailer included), waits for the
+    /// compressing thread and returns `out`.
+    pub fn finish_parallel_gzip(self) -> io::Result<W> {
         self.finish()?.finish()
     }
 }

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Times tar-split-rs against the Go tar-split on two ~1 GiB archives generated here:
+#   many:   ~75k small files (log-normal sizes, median ~2 KiB, like a /usr tree), GNU tar
+#   single: a few large random files, GNU tar
+# For each: `disasm --no-stdout` and `asm --output /dev/null`, median of 3 runs of wall time and
+# peak RSS (GNU time), then a table with the throughput ratios. Both tools' round trips are
+# checked byte for byte first.
+#
+# Usage: benches/scripts/tar-split-vs-go.sh [WORKDIR]   (default /var/tmp/ls-bench)
+# Env:   TAR_SPLIT_RS=path/to/tar-split-rs   (default: builds it with `cargo build --release`)
+#        GO_TAR_SPLIT=path/to/tar-split      (default: tar-split on PATH)
+#        RUNS=3                              (runs per measurement)
+# Needs: GNU tar, python3, /usr/bin/time, sha256sum. Uses ~4.5 GiB of disk under WORKDIR.
+set -euo pipefail
+
+work=${1:-/var/tmp/ls-bench}
+runs=${RUNS:-3}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+go_bin=${GO_TAR_SPLIT:-$(command -v tar-split || true)}
+if [ -z "$go_bin" ]; then
+    echo "the Go tar-split is not installed (Debian package tar-split)" >&2
+    exit 1
+fi
+if [ -z "${TAR_SPLIT_RS:-}" ]; then
+    (cd "$repo" && cargo build --release --quiet -p tar-split --bin tar-split-rs)
+    rs_bin=${CARGO_TARGET_DIR:-$repo/target}/release/tar-split-rs
+else
+    rs_bin=$TAR_SPLIT_RS
+fi
+mkdir -p "$work"
+cd "$work"
+
+# --- Corpus -------------------------------------------------------------------------------
+if [ ! -f many.tar ]; then
+    echo "generating ~75k small files in $work/many ..." >&2
+    rm -rf many
+    python3 - many <<'PY'
+import os, random, sys
+root = sys.argv[1]
+rng = random.Random(42)
+n_files = 75000
+# Log-normal sizes: median 2 KiB, mean ~14 KiB (a long tail, capped at 8 MiB): ~1 GiB in all.
+sizes = [min(int(rng.lognormvariate(7.62, 1.97)), 8 << 20) for _ in range(n_files)]
+print("%d files, %d bytes, median %d" % (n_files, sum(sizes), sorted(sizes)[n_files // 2]), file=sys.stderr)
+# Content: half random (incompressible), half text-like, drawn from one pool so generation is fast.
+pool = os.urandom(8 << 20) + bytes(rng.choice(b"abcdefghij klmnop\n") for _ in range(1 << 20))
+for i, size in enumerate(sizes):
+    d = os.path.join(root, "d%03d" % (i // 300), "s%02d" % (i % 300 // 50))
+    if i % 50 == 0:
+        os.makedirs(d, exist_ok=True)
+    off = rng.randrange(0, len(pool) - min(size, len(pool) - 1) - 1) if size < len(pool) else 0
+    data = pool[off:off + size]
+    while len(data) < size:
+        data += pool[:size - len(data)]
+    with open(os.path.join(d, "file%05d.%s" % (i, rng.choice(["so", "h", "py", "txt", "gz", ""]))), "wb") as f:
+        f.write(data)
+PY
+    tar --format=gnu --sort=name -cf many.tar -C many .
+fi
+if [ ! -f single.tar ]; then
+    echo "generating 4 x 256 MiB random files in $work/single ..." >&2
+    rm -rf single && mkdir -p single
+    for i in 1 2 3 4; do head -c $((256 << 20)) /dev/urandom > "single/big$i.bin"; done
+    tar --format=gnu --sort=name -cf single.tar -C single .
+fi
+
+# --- Correctness first ----------------------------------------------------------------------
+for corpus in many single; do
+    want=$(sha256sum < "$corpus.tar" | cut -d' ' -f1)
+    "$rs_bin" disasm --no-stdout --output "$corpus.rs.json.gz" "$corpus.tar"
+    "$go_bin" disasm --no-stdout --output "$corpus.go.json.gz" "$corpus.tar"
+    for pair in "rs:$rs_bin:rs" "go:$go_bin:go" "rs:$rs_bin:go" "go:$go_bin:rs"; do
+        IFS=: read -r tool bin meta <<<"$pair"
+        got=$("$bin" asm --input "$corpus.$meta.json.gz" --path "$corpus" --output - | sha256sum | cut -d' ' -f1)
+        if [ "$got" != "$want" ]; then
+            echo "ROUND TRIP FAILED: $corpus, $tool asm of $meta metadata" >&2
+            exit 1
+        fi
+    done
+    if cmp -s <(zcat "$corpus.rs.json.gz") <(zcat "$corpus.go.json.gz"); then
+        same="identical"
+    else
+        same="DIFFERENT"
+    fi
+    echo "$corpus: round trips byte-exact both ways; JSON $same; metadata gz: rs $(stat -c %s "$corpus.rs.json.gz") B, go $(stat -c %s "$corpus.go.json.gz") B" >&2
+done
+
+# --- Timing -----------------------------------------------------------------------------------
+# measure NAME CMD...: runs CMD $runs times, prints "median_wall_s median_maxrss_kib"
+measure() {
+    local walls=() rsss=() i out
+    for ((i = 0; i < runs; i++)); do
+        out=$(/usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1)
+        walls+=("${out% *}")
+        rsss+=("${out#* }")
+    done
+    printf '%s %s\n' \
+        "$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p")" \
+        "$(printf '%s\n' "${rsss[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p")"
+}
+
+printf '\n%-8s %-7s %10s %10s %10s %10s %10s %10s %8s\n' \
+    corpus verb "go wall" "go RSS" "rs wall" "rs RSS" "go MB/s" "rs MB/s" speedup
+for corpus in many single; do
+    bytes=$(stat -c %s "$corpus.tar")
+    cat "$corpus.tar" > /dev/null # warm the page cache
+    for verb in disasm asm; do
+        if [ $verb = disasm ]; then
+            read -r gw gr < <(measure "$go_bin" disasm --no-stdout --output "$work/t.go.json.gz" "$corpus.tar")
+            read -r rw rr < <(measure "$rs_bin" disasm --no-stdout --output "$work/t.rs.json.gz" "$corpus.tar")
+        else
+            read -r gw gr < <(measure "$go_bin" asm --input "$corpus.go.json.gz" --path "$corpus" --output /dev/null)
+            read -r rw rr < <(measure "$rs_bin" asm --input "$corpus.rs.json.gz" --path "$corpus" --output /dev/null)
+        fi
+        python3 - "$corpus" "$verb" "$bytes" "$gw" "$gr" "$rw" "$rr" <<'PY'
+import sys
+c, v, b, gw, gr, rw, rr = sys.argv[1:]
+b, gw, rw = int(b), float(gw), float(rw)
+mbps = lambda w: b / 1e6 / w if w > 0 else float("inf")
+print("%-8s %-7s %9.2fs %7.1fMiB %9.2fs %7.1fMiB %10.0f %10.0f %7.2fx" % (
+    c, v, gw, int(gr) / 1024, rw, int(rr) / 1024, mbps(gw), mbps(rw), gw / rw if rw > 0 else float("inf")))
+PY
+    done
+done
+rm -f "$work/t.go.json.gz" "$work/t.rs.json.gz"
