@@ -153,7 +153,12 @@ pub(crate) fn build(
                     .iter()
                     .find(|(id, _)| id.as_str() == key)
                     .map(|(_, r)| r.cache_id.clone());
+                let only_this = BTreeSet::from([key.as_str()]);
+                let shared = cache_id
+                    .as_ref()
+                    .is_some_and(|c| named_elsewhere(graph, c, &only_this, &BTreeSet::new()));
                 match cache_id {
+                    Some(_) if shared => damaged.entry(key.clone()).or_default().push(f),
                     Some(cache_id) if !has_children => recreate.push(action(
                         Phase::Recreate,
                         key,
@@ -333,12 +338,16 @@ pub(crate) fn build(
         })
         .collect();
     order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    for (_, key) in order {
+    let removed_keys: BTreeSet<&str> = order.iter().map(|(_, k)| k.as_str()).collect();
+    for (_, key) in &order {
+        let key = key.clone();
+        // A directory another record still names stays: it may hold a layer that verifies.
         let cache_id = graph
             .layers
             .iter()
             .find(|(id, _)| id.as_str() == key)
-            .map(|(_, r)| r.cache_id.clone());
+            .map(|(_, r)| r.cache_id.clone())
+            .filter(|c| !named_elsewhere(graph, c, &removed_keys, &remove_mounts));
         let what = if damaged.contains_key(&key) {
             "remove damaged layer"
         } else {
@@ -363,6 +372,24 @@ pub(crate) fn build(
     plan.actions.extend(cleanup_mounts);
     plan.actions.extend(cleanup);
     plan
+}
+
+/// Whether a record other than the layers in `going` and the read-write layers in
+/// `mounts_going` names driver directory `cache_id`.
+fn named_elsewhere(
+    graph: &Graph,
+    cache_id: &str,
+    going: &BTreeSet<&str>,
+    mounts_going: &BTreeSet<String>,
+) -> bool {
+    graph
+        .layers
+        .values()
+        .any(|r| r.cache_id == cache_id && !going.contains(r.chain_id.as_str()))
+        || graph.mounts.values().any(|m| {
+            !mounts_going.contains(&m.name)
+                && (m.mount_id == cache_id || m.init_id.as_deref() == Some(cache_id))
+        })
 }
 
 /// Drops repeated steps (one directory found twice), keeping the first.
