@@ -100,7 +100,7 @@ fn main() {
         mb(report.counters.deep_bytes, deep),
         report.counters.deep_bytes
     );
-    if args.first().is_none() {
+    if args.is_empty() {
         let _ = std::fs::remove_dir_all(&root);
     }
 }
