@@ -1,6 +1,6 @@
 //! The overlay driver: layer directories, mounts with reference counts, and the trait.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +31,8 @@ pub struct OverlayDriver {
     /// Whether each mounted layer is mounted read-only: a later `get` must not hand a writable
     /// mount to a caller that asked for a read-only one.
     read_only_mounts: parking_lot::Mutex<HashMap<String, bool>>,
+    /// Layers whose mount was found in place at start-up and not since remounted by this driver.
+    adopted: parking_lot::Mutex<HashSet<String>>,
     backing_fs: String,
 }
 
@@ -74,6 +76,22 @@ impl OverlayDriver {
         calls: Arc<dyn MountCalls>,
         probe: bool,
     ) -> Result<Self> {
+        // A refusal leaves no home behind: a store that finds `<root>/overlay` takes it for an
+        // overlay store, so a failed attempt must not look like one.
+        let created = std::fs::symlink_metadata(home).is_err();
+        let opened = Self::open(home, opts, calls, probe);
+        if opened.is_err() && created {
+            let _ = fsutil::remove_all(home);
+        }
+        opened
+    }
+
+    fn open(
+        home: &Path,
+        opts: OverlayOptions,
+        calls: Arc<dyn MountCalls>,
+        probe: bool,
+    ) -> Result<Self> {
         calls
             .overlay_available()
             .map_err(|reason| DriverError::NotSupported {
@@ -104,6 +122,7 @@ impl OverlayDriver {
             mounter,
             refs: MountRefs::new(),
             read_only_mounts: parking_lot::Mutex::new(HashMap::new()),
+            adopted: parking_lot::Mutex::new(HashSet::new()),
             backing_fs,
         };
         driver.adopt_mounts()?;
@@ -126,6 +145,7 @@ impl OverlayDriver {
                 let id = id.as_os_str().to_string_lossy();
                 if merged.as_os_str() == layout::MERGED_DIR && check_id(&id).is_ok() {
                     self.refs.adopt(&id, 1);
+                    self.adopted.lock().insert(id.to_string());
                     let read_only = mount.mount_options.split(',').any(|o| o == "ro");
                     self.read_only_mounts
                         .lock()
@@ -573,7 +593,21 @@ impl Driver for OverlayDriver {
     }
 
     fn cleanup(&self) -> Result<()> {
-        self.refs.unmount_all(|id| self.unmount_layer(id))
+        // Only what this driver mounted: a mount adopted from an earlier process (a `rw mount`
+        // of the command line, a writer this process only reads beside) stays.
+        let mut first_err = None;
+        for id in self.refs.mounted() {
+            if self.adopted.lock().contains(&id) {
+                continue;
+            }
+            for _ in 0..self.refs.count(&id) {
+                if let Err(err) = self.put(&id) {
+                    first_err.get_or_insert(err);
+                    break;
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     fn apply_diff(&self, id: &str, parent: Option<&str>, tar: &mut TarReader<'_>) -> Result<u64> {
@@ -889,6 +923,17 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_refused_start_leaves_no_home_behind() {
+        let calls = Arc::new(RecordingMounts::default());
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("overlay");
+        // Nothing really mounts, so the probe's whiteout check fails.
+        let refused = OverlayDriver::with_calls(&home, OverlayOptions::default(), calls, true);
+        assert!(refused.is_err());
+        assert!(!home.exists());
     }
 
     #[test]

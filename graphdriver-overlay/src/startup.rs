@@ -91,17 +91,22 @@ impl Drop for Probe<'_> {
     }
 }
 
-/// Removes probe directories left by an interrupted start-up.
+/// Removes probe directories left by an interrupted start-up: those of processes that are gone
+/// (another process, or another driver in this one, may be probing the same home right now).
 pub(crate) fn remove_stale_probes(home: &Path, mounter: &Mounter) {
     let Ok(entries) = std::fs::read_dir(home) else {
         return;
     };
     for entry in entries.flatten() {
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(PROBE_PREFIX)
-        {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(PROBE_PREFIX) else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or_default();
+        let alive = pid.parse::<u32>().is_ok_and(|pid| {
+            pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
+        });
+        if !alive {
             let dir = entry.path();
             let _ = mounter.calls().unmount(&dir.join("merged"));
             let _ = graphdriver::fsutil::remove_all(&dir);
@@ -113,12 +118,15 @@ pub(crate) fn remove_stale_probes(home: &Path, mounter: &Mounter) {
 /// a work directory; writes through the mount and deletes the lower file, which must leave a
 /// whiteout in the upper. Settles which mount API is used. Refuses with the reason.
 pub(crate) fn probe(home: &Path, mounter: &Mounter) -> Result<()> {
-    let dir = home.join(format!("{PROBE_PREFIX}{}", std::process::id()));
+    let dir = home.join(format!(
+        "{PROBE_PREFIX}{}-{}",
+        std::process::id(),
+        crate::layout::new_short_id()
+    ));
     let io_err = |op: &'static str, path: &Path| {
         let path = path.to_path_buf();
         move |source: io::Error| DriverError::Io { op, path, source }
     };
-    let _ = graphdriver::fsutil::remove_all(&dir);
     let mut probe = Probe {
         dir: dir.clone(),
         mounted: None,

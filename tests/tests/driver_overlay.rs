@@ -231,9 +231,11 @@ fn a_mount_left_by_an_earlier_driver_is_adopted() {
     assert_eq!(second.get("a", &MountOpts::default()).unwrap(), merged);
     assert_eq!(mounts_at(&merged), 1, "mounted twice");
     assert_eq!(std::fs::read(merged.join("f")).unwrap(), b"x");
-    // Our user, then the adopted one (the earlier process's).
+    // Our user goes; cleanup leaves what this driver did not mount.
     second.put("a").unwrap();
+    second.cleanup().unwrap();
     assert_eq!(mounts_at(&merged), 1);
+    // The adopted user (the earlier process's) is dropped by one more put.
     second.put("a").unwrap();
     assert_eq!(mounts_at(&merged), 0);
 }
