@@ -447,6 +447,7 @@ impl Driver for OverlayDriver {
             ("Native Overlay Diff".into(), "true".into()),
             ("Mount API".into(), api.into()),
             ("Max Depth".into(), self.mounter.max_depth().to_string()),
+            ("Mount Options".into(), self.mounter.options_text()),
             ("Home".into(), self.layout.home().display().to_string()),
         ]
     }

@@ -94,6 +94,15 @@ impl Mounter {
         self.calls.as_ref()
     }
 
+    /// The options added to every mount, as `key=value,...`.
+    pub(crate) fn options_text(&self) -> String {
+        self.options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// Whether mounts use the new API (as far as known: the first mount settles it).
     pub(crate) fn uses_new_api(&self) -> bool {
         self.new_api.load(Ordering::Relaxed)
