@@ -66,7 +66,9 @@
 //!
 //! [`Limits`] bounds what an archive can make the parser allocate: extension data (PAX records,
 //! GNU long names and links, the PAX 1.0 sparse map) at 1 MiB like Go, sparse maps at 262,144
-//! regions, names and link targets at 64 KiB. Sizes are checked before anything is allocated.
+//! regions, names and link targets at 64 KiB, and all the headers of one member together (a
+//! chain of extension headers, old GNU sparse extension blocks) at 16 MiB. Sizes are checked
+//! before anything is allocated.
 //!
 //! # Security
 //!

@@ -15,6 +15,11 @@ pub struct Limits {
     /// (Linux paths are at most 4 KiB, but archives may name longer paths for tools that walk
     /// directory by directory).
     pub max_path_len: usize,
+    /// Largest total of one member's headers: its extension headers with their data and padding,
+    /// its own header, and its sparse extension blocks or map, all of which are held in memory
+    /// until the member's segment is recorded. Default 16 MiB (room for a full PAX header, long
+    /// names and the largest sparse map the region limit allows).
+    pub max_header_size: u64,
 }
 
 impl Default for Limits {
@@ -23,6 +28,7 @@ impl Default for Limits {
             max_extension_size: 1 << 20,
             max_sparse_regions: 1 << 18,
             max_path_len: 64 << 10,
+            max_header_size: 16 << 20,
         }
     }
 }

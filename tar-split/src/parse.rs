@@ -80,6 +80,21 @@ fn take_block(
     Ok(Some(blk))
 }
 
+/// Refuses a member whose headers (extension headers with their data, the header, sparse
+/// blocks and maps) would exceed [`Limits::max_header_size`] once `more` bytes are added.
+fn check_budget(raw: &[u8], start: usize, more: u64, offset: u64, limits: &Limits) -> Result<(), Error> {
+    let total = (raw.len() - start) as u64 + more;
+    if total > limits.max_header_size {
+        return Err(Error::ExtensionTooLarge {
+            offset,
+            kind: "all headers of one member",
+            size: total,
+            limit: limits.max_header_size,
+        });
+    }
+    Ok(())
+}
+
 /// Parses the next member, after consuming `pad` bytes of the previous member's padding.
 pub(crate) fn parse_member(
     src: &mut impl Source,
@@ -90,6 +105,7 @@ pub(crate) fn parse_member(
     let mut pax: Option<(PaxRecords, u64)> = None;
     let mut long_name: Option<Vec<u8>> = None;
     let mut long_link: Option<Vec<u8>> = None;
+    let mut start = raw.len();
     loop {
         if pad > 0 {
             // A stream that stops inside padding ends cleanly, as in Go; unlike Go, the partial
@@ -97,8 +113,13 @@ pub(crate) fn parse_member(
             if src.take(pad, raw)? < pad {
                 return Ok(Step::End);
             }
+            if pax.is_none() && long_name.is_none() && long_link.is_none() {
+                // The previous member's padding does not count against this member's budget.
+                start = raw.len();
+            }
         }
         let offset = src.offset();
+        check_budget(raw, start, BLOCK as u64, offset, limits)?;
         let Some(blk) = take_block(src, raw, "a header block")? else {
             return Ok(Step::End);
         };
@@ -123,9 +144,8 @@ pub(crate) fn parse_member(
             b'L' => (Ext::LongName, "GNU long name"),
             b'K' => (Ext::LongLink, "GNU long link"),
             _ => {
-                return build_member(
-                    src, raw, &blk, rh, offset, pax, long_name, long_link, limits,
-                )
+                let ext = Extensions { pax, long_name, long_link, start };
+                return build_member(src, raw, &blk, rh, offset, ext, limits);
             }
         };
         if rh.size < 0 {
@@ -194,18 +214,24 @@ fn header_only(typeflag: u8) -> bool {
     matches!(typeflag, b'1'..=b'6')
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the extension headers before a member gave, and where its headers start in `raw`.
+struct Extensions {
+    pax: Option<(PaxRecords, u64)>,
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    start: usize,
+}
+
 fn build_member(
     src: &mut impl Source,
     raw: &mut Vec<u8>,
     blk: &Block,
     mut h: block::RawHeader,
     offset: u64,
-    pax: Option<(PaxRecords, u64)>,
-    long_name: Option<Vec<u8>>,
-    long_link: Option<Vec<u8>>,
+    ext: Extensions,
     limits: &Limits,
 ) -> Result<Step, Error> {
+    let Extensions { pax, long_name, long_link, start } = ext;
     if let Some((recs, pax_offset)) = &pax {
         merge_pax(&mut h, recs, *pax_offset)?;
     }
@@ -250,6 +276,7 @@ fn build_member(
         let mut more =
             sparse::old_gnu_header(blk, &mut regions, max).map_err(|e| sparse_err(&h.name, e))?;
         while more {
+            check_budget(raw, start, BLOCK as u64, offset, limits)?;
             let Some(ext) = take_block(src, raw, "a GNU sparse extension block")? else {
                 return Err(eof(src, "a GNU sparse extension block"));
             };
@@ -298,6 +325,7 @@ fn build_member(
                                 limit: limits.max_extension_size,
                             });
                         }
+                        check_budget(raw, start, BLOCK as u64, offset, limits)?;
                         let Some(b) = take_block(src, raw, "a PAX 1.0 sparse map")? else {
                             return Err(eof(src, "a PAX 1.0 sparse map"));
                         };

@@ -341,3 +341,68 @@ fn trailing_bytes_in_fixed_chunks() {
     assert_eq!(disasm(&tar).unwrap(), sink.entries);
     let _ = start;
 }
+
+#[test]
+fn endless_extension_headers_hit_the_header_budget() {
+    // Thousands of PAX headers before one member: each is small, together they are not.
+    let limits = Limits {
+        max_header_size: 64 << 10,
+        ..Limits::default()
+    };
+    let mut tar = Vec::new();
+    for _ in 0..200 {
+        tar.extend(member(
+            b"PaxHeaders/x",
+            b'x',
+            &pax_record("comment", &[b'c'; 400]),
+        ));
+    }
+    tar.extend(member(b"f", b'0', b""));
+    tar.extend(eoa());
+    let err =
+        disassemble_with_limits(&tar[..], std::io::sink(), NullSink, limits.clone()).unwrap_err();
+    assert!(matches!(err, Error::ExtensionTooLarge { .. }), "{err}");
+    // Old GNU sparse extension blocks that add no region but keep saying "more follow".
+    let mut h = header(b"s", b'S', &octal_size(0));
+    h[257..263].copy_from_slice(b"ustar ");
+    h[263..265].copy_from_slice(b" \0");
+    h[482] = 1;
+    h[483..494].copy_from_slice(b"00000000000");
+    fix_checksum(&mut h);
+    let mut tar = h.to_vec();
+    for _ in 0..200 {
+        let mut ext = [0u8; 512];
+        ext[504] = 1;
+        tar.extend_from_slice(&ext);
+    }
+    let err = disassemble_with_limits(&tar[..], std::io::sink(), NullSink, limits).unwrap_err();
+    assert!(matches!(err, Error::ExtensionTooLarge { .. }), "{err}");
+}
+
+#[test]
+fn huge_sparse_member_costs_nothing() {
+    // 60 GB of logical content, 6 bytes of data: the CRC of the holes is combined, not computed.
+    let recs = [
+        pax_record("GNU.sparse.major", b"0"),
+        pax_record("GNU.sparse.minor", b"1"),
+        pax_record("GNU.sparse.numblocks", b"2"),
+        pax_record("GNU.sparse.map", b"0,3,59999999997,3"),
+        pax_record("GNU.sparse.realsize", b"60000000000"),
+    ]
+    .concat();
+    let tar = pax_sparse_member(&recs, b"abcxyz");
+    let entries = disasm(&tar).unwrap();
+    let f = entries
+        .iter()
+        .find_map(|e| match e {
+            Entry::File(f) if f.size > 0 => Some(f.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(f.size, 60_000_000_000);
+    let mut want = tar_split::Crc64::new();
+    want.update(b"abc");
+    want.update_zeros(60_000_000_000 - 6);
+    want.update(b"xyz");
+    assert_eq!(f.crc, Some(want.sum()));
+}
