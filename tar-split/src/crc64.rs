@@ -110,7 +110,11 @@ fn zero_powers() -> &'static [Mat; 64] {
             // Eight bit steps of the reflected CRC with zero input bits.
             let mut reg = 1u64 << j;
             for _ in 0..8 {
-                reg = if reg & 1 == 1 { (reg >> 1) ^ POLY_REFLECTED } else { reg >> 1 };
+                reg = if reg & 1 == 1 {
+                    (reg >> 1) ^ POLY_REFLECTED
+                } else {
+                    reg >> 1
+                };
             }
             *col = reg;
         }

@@ -82,7 +82,13 @@ fn take_block(
 
 /// Refuses a member whose headers (extension headers with their data, the header, sparse
 /// blocks and maps) would exceed [`Limits::max_header_size`] once `more` bytes are added.
-fn check_budget(raw: &[u8], start: usize, more: u64, offset: u64, limits: &Limits) -> Result<(), Error> {
+fn check_budget(
+    raw: &[u8],
+    start: usize,
+    more: u64,
+    offset: u64,
+    limits: &Limits,
+) -> Result<(), Error> {
     let total = (raw.len() - start) as u64 + more;
     if total > limits.max_header_size {
         return Err(Error::ExtensionTooLarge {
@@ -144,7 +150,12 @@ pub(crate) fn parse_member(
             b'L' => (Ext::LongName, "GNU long name"),
             b'K' => (Ext::LongLink, "GNU long link"),
             _ => {
-                let ext = Extensions { pax, long_name, long_link, start };
+                let ext = Extensions {
+                    pax,
+                    long_name,
+                    long_link,
+                    start,
+                };
                 return build_member(src, raw, &blk, rh, offset, ext, limits);
             }
         };
@@ -231,7 +242,12 @@ fn build_member(
     ext: Extensions,
     limits: &Limits,
 ) -> Result<Step, Error> {
-    let Extensions { pax, long_name, long_link, start } = ext;
+    let Extensions {
+        pax,
+        long_name,
+        long_link,
+        start,
+    } = ext;
     if let Some((recs, pax_offset)) = &pax {
         merge_pax(&mut h, recs, *pax_offset)?;
     }
