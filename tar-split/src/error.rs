@@ -124,10 +124,18 @@ pub enum Error {
     /// The metadata could not be read (a JSON or binary decoding error).
     #[error("reading tar-split metadata: {0}")]
     Metadata(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The metadata cannot reproduce a stream (e.g. a sparse member whose map is not recorded,
-    /// or an entry the assembler cannot place).
-    #[error("invalid tar-split metadata: {0}")]
-    InvalidMetadata(String),
+}
+
+/// Coarse classes of [`Error`], for callers that map errors to exit statuses or messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The tar stream or the metadata is malformed, hostile or over a limit: retrying will not
+    /// help.
+    InvalidInput,
+    /// A payload is missing, unreadable or differs from what the metadata recorded.
+    PayloadMismatch,
+    /// Reading the input, writing the output or recording the entries failed.
+    Io,
 }
 
 impl From<crate::json::JsonError> for Error {
@@ -143,6 +151,23 @@ impl From<crate::binary::BinaryError> for Error {
 }
 
 impl Error {
+    /// The coarse class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { .. } | Error::Sink(_) | Error::Output(_) => ErrorKind::Io,
+            Error::Getter { .. } | Error::PayloadMismatch { .. } => ErrorKind::PayloadMismatch,
+            Error::UnexpectedEof { .. }
+            | Error::BadChecksum { .. }
+            | Error::InvalidHeader { .. }
+            | Error::ExtensionTooLarge { .. }
+            | Error::PathTooLong { .. }
+            | Error::DuplicatePath { .. }
+            | Error::InvalidPax { .. }
+            | Error::InvalidSparse { .. }
+            | Error::Metadata(_) => ErrorKind::InvalidInput,
+        }
+    }
+
     /// Converts into an `io::Error` (for `Read` implementations), keeping `self` as the source.
     pub(crate) fn into_io(self) -> io::Error {
         match self {

@@ -110,7 +110,7 @@ pub use crc64::{crc64, Crc64};
 pub use dir_getter::DirGetter;
 pub use disassemble::{disassemble, disassemble_with_limits};
 pub use entry::{Entry, FileEntry};
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use getter::{FileGetter, Payload};
 pub use header::{EntryKind, Header, SparseMap, SparseRegion, Timestamp};
 pub use limits::Limits;
