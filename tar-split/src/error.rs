@@ -124,6 +124,9 @@ pub enum Error {
     /// The metadata could not be read (a JSON or binary decoding error).
     #[error("reading tar-split metadata: {0}")]
     Metadata(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The metadata is inconsistent or cannot be used (described by the message).
+    #[error("invalid tar-split metadata: {0}")]
+    InvalidMetadata(String),
 }
 
 /// Coarse classes of [`Error`], for callers that map errors to exit statuses or messages.
@@ -164,7 +167,8 @@ impl Error {
             | Error::DuplicatePath { .. }
             | Error::InvalidPax { .. }
             | Error::InvalidSparse { .. }
-            | Error::Metadata(_) => ErrorKind::InvalidInput,
+            | Error::Metadata(_)
+            | Error::InvalidMetadata(_) => ErrorKind::InvalidInput,
         }
     }
 
