@@ -86,18 +86,32 @@ pub fn gnu_tar(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
 
 /// bsdtar's archive of `dir`'s contents in `format` (`pax`, `ustar`, `gnutar`, ...).
 pub fn bsdtar(dir: &Path, format: &str) -> Option<Vec<u8>> {
+    bsdtar_with(dir, format, &[])
+}
+
+/// bsdtar's archive of `dir`'s contents in `format` with extra `args` (e.g. `--xattrs`).
+pub fn bsdtar_with(dir: &Path, format: &str, args: &[&str]) -> Option<Vec<u8>> {
     if !have("bsdtar") {
         return None;
     }
-    Some(run(Command::new("bsdtar").args([
-        "-C",
-        dir.to_str()?,
-        "--format",
-        format,
-        "-cf",
-        "-",
-        ".",
-    ])))
+    Some(run(Command::new("bsdtar")
+        .args(["-C", dir.to_str()?, "--format", format])
+        .args(args)
+        .args(["-cf", "-", "."])))
+}
+
+/// Sets the extended attribute `name` to `value` on `path` with `setfattr`; false (after
+/// printing why) when that is not possible here.
+pub fn set_xattr(path: &Path, name: &str, value: &str) -> bool {
+    let ok = Command::new("setfattr")
+        .args(["-n", name, "-v", value])
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: setfattr failed (no attr tools, or no user xattrs on this filesystem)");
+    }
+    ok
 }
 
 /// Python tarfile's archive of `dir`'s contents in `format` (`GNU`, `PAX` or `USTAR`).

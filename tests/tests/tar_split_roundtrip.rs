@@ -221,3 +221,37 @@ fn python_tarfile_formats() {
         round_trip(&format!("Python tarfile {format}"), &tar);
     }
 }
+
+#[test]
+fn bsdtar_xattrs_decode_once() {
+    let src = tempfile::tempdir().unwrap();
+    let f = src.path().join("f");
+    fs::write(&f, b"hi\n").unwrap();
+    if !archives::set_xattr(&f, "user.comment", "hi there")
+        || !archives::set_xattr(&f, "user.bin", "0x00ff10")
+    {
+        return;
+    }
+    // bsdtar writes each xattr twice: LIBARCHIVE.xattr.* (base64) and SCHILY.xattr.*.
+    let Some(tar) = archives::bsdtar_with(src.path(), "pax", &["--xattrs"]) else {
+        return;
+    };
+    round_trip("bsdtar --xattrs", &tar);
+    let mut tr = tar_split::TarReader::new(&tar[..], tar_split::NullSink);
+    let mut found = false;
+    while let Some(h) = tr.next().unwrap() {
+        if h.path.ends_with(b"f") {
+            let mut x = h.xattrs.clone();
+            x.sort();
+            assert_eq!(
+                x,
+                vec![
+                    (b"user.bin".to_vec(), vec![0x00, 0xff, 0x10]),
+                    (b"user.comment".to_vec(), b"hi there".to_vec()),
+                ]
+            );
+            found = true;
+        }
+    }
+    assert!(found);
+}
