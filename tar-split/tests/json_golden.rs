@@ -10,7 +10,8 @@ use tar_split::json::{JsonReader, JsonWriter};
 use tar_split::{Entry, EntrySink};
 
 fn fixtures_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tar-split/fixtures");
+    // The shared fixtures (shared/tar-split/fixtures), copied into the repository.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tar-split");
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -115,5 +116,61 @@ fn gzip_writer_output_reads_back() {
             .read_to_end(&mut plain)
             .unwrap();
         assert_eq!(plain, gunzip(&v12), "{name}");
+    }
+}
+
+/// Fixtures whose disassembly deliberately differs from Go's (see the crate docs): 07 records the
+/// PAX 1.0 sparse map that Go drops, 27 records the partial padding that Go drops.
+const DELIBERATE_DIFFERENCES: &[&str] = &["07-sparse-pax-1.0", "27-truncated-in-padding"];
+
+#[test]
+fn disassembly_gives_go_v0_12_1_bytes() {
+    let Some(dir) = fixtures_dir() else { return };
+    for (name, v12, _) in cases(&dir) {
+        let tar = fs::read(dir.join(format!("{name}.tar"))).unwrap();
+        let mut pass = Vec::new();
+        let mut w = JsonWriter::new(Vec::new());
+        tar_split::disassemble(&tar[..], &mut pass, &mut w)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(pass == tar, "{name}: pass-through differs");
+        let got = w.finish().unwrap();
+        let want = gunzip(&v12);
+        if DELIBERATE_DIFFERENCES.contains(&name.as_str()) {
+            assert!(
+                got != want,
+                "{name}: expected to differ from Go, and it does not"
+            );
+            // The file entries are the same; only the segments hold more bytes.
+            let files = |j: &[u8]| -> Vec<Entry> {
+                JsonReader::new(j)
+                    .map(Result::unwrap)
+                    .filter(|e| matches!(e, Entry::File(_)))
+                    .collect()
+            };
+            assert_eq!(files(&got), files(&want), "{name}");
+        } else {
+            assert!(
+                got == want,
+                "{name}: JSON differs from Go's\n got: {}\nwant: {}",
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want)
+            );
+        }
+    }
+}
+
+#[test]
+fn refused_fixtures_have_no_metadata() {
+    let Some(dir) = fixtures_dir() else { return };
+    for name in [
+        "13-duplicate-append",
+        "14-dotslash-dup",
+        "16-two-global-headers",
+        "22-zero-then-garbage",
+        "23-trailing-slash-dup",
+    ] {
+        let tar = fs::read(dir.join(format!("{name}.tar"))).unwrap();
+        let res = tar_split::disassemble(&tar[..], std::io::sink(), JsonWriter::new(Vec::new()));
+        assert!(res.is_err(), "{name}: accepted");
     }
 }

@@ -14,7 +14,6 @@
 
 mod error;
 mod escape;
-mod names;
 mod parallel_gzip;
 #[cfg(test)]
 mod proptests;

@@ -3,10 +3,9 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use super::names::go_clean;
 use super::{JsonReader, JsonWriter};
 use crate::binary::{BinaryReader, BinaryWriter};
-use crate::{Entry, EntrySink, FileEntry};
+use crate::{go_clean, Entry, EntrySink, FileEntry};
 
 /// Names mixing plain ASCII, JSON-special characters, line separators and invalid UTF-8.
 fn name() -> impl Strategy<Value = Vec<u8>> {

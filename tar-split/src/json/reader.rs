@@ -8,8 +8,8 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use flate2::read::MultiGzDecoder;
 
-use super::names::NameSet;
 use super::JsonError;
+use crate::clean::SeenNames;
 use crate::{Entry, FileEntry};
 
 /// Go's `base64.StdEncoding`: padding required, non-zero trailing bits tolerated.
@@ -77,7 +77,7 @@ pub struct JsonReader<R: Read> {
     /// Decompressed bytes before `buf[0]`.
     base: u64,
     limits: JsonLimits,
-    names: NameSet,
+    names: SeenNames,
     /// Objects read so far.
     entry: u64,
     done: bool,
@@ -131,7 +131,7 @@ impl<R: Read> JsonReader<R> {
             len: 0,
             base: 0,
             limits,
-            names: NameSet::default(),
+            names: SeenNames::default(),
             entry: 0,
             done: false,
             text: Vec::new(),
