@@ -541,3 +541,61 @@ fn a_home_on_overlayfs_is_refused() {
         other => panic!("expected IncompatibleFs, got {:?}", other.map(|_| ())),
     }
 }
+
+/// A filesystem whose directory entries carry no file type (ext4 made without `filetype`, as
+/// xfs with `ftype=0`) is refused with the reason.
+#[test]
+fn a_backing_fs_without_d_type_is_refused() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to mount a loop device");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let image = tmp.path().join("no-dtype.img");
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    let run = |cmd: &str, args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(cmd)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let (image_arg, mnt_arg) = (image.as_os_str(), mnt.as_os_str());
+    let made = run(
+        "mkfs.ext4",
+        &[
+            "-q".as_ref(),
+            "-F".as_ref(),
+            "-O".as_ref(),
+            "^filetype".as_ref(),
+            image_arg,
+        ],
+    );
+    if !made
+        || !run(
+            "mount",
+            &["-o".as_ref(), "loop".as_ref(), image_arg, mnt_arg],
+        )
+    {
+        eprintln!(
+            "skipped: cannot make and loop-mount an ext4 image here (mkfs.ext4, loop devices)"
+        );
+        return;
+    }
+    let result = OverlayDriver::new(&mnt.join("overlay"), OverlayOptions::default());
+    let left = mnt.join("overlay").exists();
+    rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+    match result {
+        Err(DriverError::IncompatibleFs { reason, .. }) => {
+            assert!(reason.contains("d_type"), "{reason}")
+        }
+        other => panic!("expected IncompatibleFs, got {:?}", other.map(|_| ())),
+    }
+    assert!(!left, "a refused start left its home behind");
+}
