@@ -1,6 +1,6 @@
 //! [`TarReader`]: a streaming tar parser that records tar-split entries as it goes.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead, Read, Write};
 
 use crate::clean::SeenNames;
 use crate::crc64::Crc64;
@@ -15,6 +15,10 @@ use crate::{EntrySink, Error, Header, Limits};
 pub(crate) const TRAILING_CHUNK: usize = 1 << 20;
 
 /// Reads a tar stream member by member and records its tar-split entries into a sink.
+///
+/// A member's data is read through `Read`, `BufRead` (no copy) or [`TarReader::copy_data_to`]
+/// (big writes straight from the buffer); whatever is left unread is read and checksummed by the
+/// next call to [`TarReader::next`]. The entries recorded are the same however the data is read.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -150,6 +154,36 @@ impl<'a> TarReader<'a> {
         }
         self.flush_raw()?;
         Ok(self.input.offset())
+    }
+
+    /// Writes the rest of the current member's data (as `Read` would give it) to `out` straight
+    /// from the internal buffer, in writes of up to 256 KiB, and returns the bytes written.
+    /// Cheaper than `std::io::copy`, which goes through an 8 KiB intermediate buffer.
+    pub fn copy_data_to<W: Write + ?Sized>(&mut self, out: &mut W) -> Result<u64, Error> {
+        let mut total = 0u64;
+        loop {
+            let Some(cur) = &self.current else {
+                return Ok(total);
+            };
+            if cur.remaining == 0 {
+                return Ok(total);
+            }
+            let remaining = cur.remaining;
+            let avail = self.input.fill()?;
+            if avail.is_empty() {
+                return Err(Error::UnexpectedEof {
+                    offset: self.input.offset(),
+                    what: format!("the data of {:?}", show(&cur.name)),
+                });
+            }
+            let k = avail.len().min(remaining.min(usize::MAX as u64) as usize);
+            out.write_all(&avail[..k]).map_err(Error::Output)?;
+            if let Some(cur) = &mut self.current {
+                cur.feed(&avail[..k]);
+            }
+            self.input.consume(k);
+            total += k as u64;
+        }
     }
 
     /// Bytes consumed from the input so far.

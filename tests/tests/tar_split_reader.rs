@@ -70,8 +70,18 @@ fn every_way_of_reading_records_the_same_entries() {
             d
         });
         assert_eq!(bufread.entries, reference.entries, "{stem}: BufRead");
-        for (((h, d), (_, b)), (_, p)) in full.iter().zip(&buffered).zip(&partial) {
+        let (copied, copy) = read_all(&tar, |tr, _| {
+            let mut d = Vec::new();
+            let n = tr.copy_data_to(&mut d).unwrap();
+            assert_eq!(n, d.len() as u64);
+            d
+        });
+        assert_eq!(copy.entries, reference.entries, "{stem}: copy_data_to");
+        for ((((h, d), (_, b)), (_, p)), (_, c)) in
+            full.iter().zip(&buffered).zip(&partial).zip(&copied)
+        {
             assert_eq!(d, b, "{stem}");
+            assert_eq!(d, c, "{stem}");
             assert!(d.starts_with(p), "{stem}");
             let physical: u64 = match &h.sparse {
                 Some(map) => map.regions.iter().map(|r| r.length).sum(),
