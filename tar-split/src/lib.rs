@@ -61,6 +61,9 @@
 //! byte for byte. It writes nothing for header-only members with a non-zero size field, which
 //! is what the stream held. Go-written metadata of PAX 1.0 sparse members lacks the map; it is
 //! assembled as Go does (logical content), which does not reproduce the original stream.
+//! GNU dumpdirs (`D` members of incremental archives) disassemble like any data-bearing member,
+//! but their data (a list of names) is not a file of an extracted tree, so a [`DirGetter`]
+//! cannot supply it: as with Go, such archives reassemble only from a getter that kept it.
 //!
 //! # Limits
 //!

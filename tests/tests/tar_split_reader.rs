@@ -164,3 +164,32 @@ fn sparse_headers_give_the_map_and_physical_data() {
         assert!(logical.iter().any(|&b| b != 0), "{stem}");
     }
 }
+
+#[test]
+fn gnu_incremental_dumpdirs_are_data_bearing_directories() {
+    let src = tempfile::tempdir().unwrap();
+    fs::create_dir(src.path().join("d")).unwrap();
+    fs::write(src.path().join("d/f"), b"x\n").unwrap();
+    let snap = tempfile::tempdir().unwrap();
+    let snap_arg = format!(
+        "--listed-incremental={}",
+        snap.path().join("snap").display()
+    );
+    let Some(tar) = store_tests::archives::gnu_tar(src.path(), &[&snap_arg]) else {
+        return;
+    };
+    let (members, sink) = read_all(&tar, |tr, _| {
+        let mut d = Vec::new();
+        tr.read_to_end(&mut d).unwrap();
+        d
+    });
+    let (d, data) = members.iter().find(|(h, _)| h.path == b"./d/").unwrap();
+    assert_eq!(d.kind, EntryKind::Directory);
+    // The dumpdir lists the directory's entries ("Yf\0" and a terminating NUL).
+    assert_eq!(d.size, data.len() as u64);
+    assert!(data.starts_with(b"Yf\0"), "{data:?}");
+    assert!(sink
+        .entries
+        .iter()
+        .any(|e| matches!(e, tar_split::Entry::File(f) if f.name == b"./d/" && f.size == d.size)));
+}
