@@ -650,6 +650,10 @@ impl Driver for OverlayDriver {
         Ok(Box::new(DirFileGetter::new(&self.layout.diff(id))?))
     }
 
+    fn mount_count(&self, id: &str) -> usize {
+        self.refs.count(id)
+    }
+
     fn check_layer(&self, id: &str, lower_ids: &[&str]) -> Vec<graphdriver::DriverFinding> {
         crate::check::check_layer(&self.layout, id, lower_ids)
     }
@@ -934,6 +938,23 @@ mod tests {
         // Nothing really mounts, so the probe's whiteout check fails.
         let refused = OverlayDriver::with_calls(&home, OverlayOptions::default(), calls, true);
         assert!(refused.is_err());
+        assert!(!home.exists());
+    }
+
+    #[test]
+    fn a_kernel_without_overlay_is_refused_with_the_reason() {
+        let calls = Arc::new(RecordingMounts {
+            no_overlay: true,
+            ..Default::default()
+        });
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("overlay");
+        match OverlayDriver::with_calls(&home, OverlayOptions::default(), calls, false) {
+            Err(DriverError::NotSupported { reason, .. }) => {
+                assert!(reason.contains("/proc/filesystems"), "{reason}")
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
         assert!(!home.exists());
     }
 

@@ -278,6 +278,8 @@ pub(crate) mod recording {
         pub calls: Mutex<Vec<Call>>,
         /// The new API answers "unavailable", as an old kernel would.
         pub no_new_api: bool,
+        /// The kernel has no overlayfs.
+        pub no_overlay: bool,
         /// Unmounts fail with `EBUSY`.
         pub busy: Mutex<bool>,
     }
@@ -290,6 +292,9 @@ pub(crate) mod recording {
 
     impl MountCalls for RecordingMounts {
         fn overlay_available(&self) -> Result<(), String> {
+            if self.no_overlay {
+                return Err("overlay is not in /proc/filesystems".into());
+            }
             Ok(())
         }
 
