@@ -74,7 +74,13 @@ pub(crate) fn check_layout(input: &LayoutInput<'_>, notes: &mut Vec<String>) -> 
             ),
             Some(true) => {
                 let lower = graph.lower_ids(&record.chain_id);
-                out.extend(driver_findings(input.driver, id, &record.cache_id, lower));
+                out.extend(driver_findings(
+                    input.driver,
+                    id,
+                    &record.cache_id,
+                    lower,
+                    damaged(),
+                ));
             }
         }
     }
@@ -123,10 +129,22 @@ pub(crate) fn check_layout(input: &LayoutInput<'_>, notes: &mut Vec<String>) -> 
                 continue;
             }
             let lower = graph.parent_chain_ids(mount.parent.as_ref());
-            out.extend(driver_findings(input.driver, name, init, lower));
+            let damage = Hint::DamagedMount {
+                name: name.to_owned(),
+            };
+            out.extend(driver_findings(input.driver, name, init, lower, damage));
         }
         let lower = graph.mount_lower_ids(mount);
-        out.extend(driver_findings(input.driver, name, &mount.mount_id, lower));
+        let damage = Hint::DamagedMount {
+            name: name.to_owned(),
+        };
+        out.extend(driver_findings(
+            input.driver,
+            name,
+            &mount.mount_id,
+            lower,
+            damage,
+        ));
     }
 
     for p in input.pending {
@@ -179,11 +197,14 @@ pub(crate) fn check_layout(input: &LayoutInput<'_>, notes: &mut Vec<String>) -> 
 }
 
 /// The driver's own findings for one directory, as findings about `object`.
+/// What the driver cannot fix is damage to what the directory holds: `damage` says what a
+/// repair does about it (remove the layer, or the read-write layer under `--force`).
 fn driver_findings(
     driver: &dyn Driver,
     object: &str,
     id: &str,
     lower_ids: Vec<String>,
+    damage: Hint,
 ) -> Vec<Finding> {
     let lower: Vec<&str> = lower_ids.iter().map(String::as_str).collect();
     driver
@@ -202,7 +223,7 @@ fn driver_findings(
                     finding: f,
                 })
             } else {
-                finding
+                finding.fix(damage.clone())
             }
         })
         .collect()

@@ -477,6 +477,18 @@ impl Checker {
         }
         named.extend(pending.iter().map(|p| p.cache_id.as_str()));
         let complete = |id: &str| listing.iter().find(|l| l.id == id).map(|l| l.complete);
+        let home = self.root.join(self.driver.name());
+        let home = home.canonicalize().unwrap_or(home);
+        // A mount below a directory the records name now (a read-write layer created and
+        // mounted meanwhile) is accounted for.
+        let mount_known = |path: &str| {
+            Path::new(path).strip_prefix(&home).is_ok_and(|rel| {
+                rel.components()
+                    .take(2)
+                    .filter_map(|c| c.as_os_str().to_str())
+                    .any(|name| named.contains(name))
+            })
+        };
         let still = |f: &Finding| -> bool {
             match f.code {
                 codes::ORPHAN_DIR | codes::STAGING_LEFTOVER => {
@@ -498,6 +510,7 @@ impl Checker {
                         }
                     }
                 }
+                codes::STALE_MOUNT => !mount_known(&f.object),
                 _ => true,
             }
         };
