@@ -134,6 +134,12 @@ pub trait Driver: Send + Sync {
     /// names a tar-split of the layer records: for byte-exact reassembly of its tar.
     fn file_getter(&self, id: &str) -> Result<Box<dyn FileGetter + Send>>;
 
+    /// How many users the layer's mount has, including a mount adopted from an earlier process
+    /// (0: not mounted). The default, for drivers without real mounts, is 0.
+    fn mount_count(&self, _id: &str) -> usize {
+        0
+    }
+
     /// Checks what only this driver knows of the layer `id`'s layout (overlay: the `link` file,
     /// the `l/` symlink, the `lower` file), given the driver IDs of the layers below it, nearest
     /// first, as the store's metadata records the chain. Changes nothing on disk. The default

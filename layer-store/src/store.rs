@@ -119,7 +119,7 @@ impl Store {
         } else {
             recovery::recover(&meta, driver.as_ref(), &root)?
         };
-        let state = load_state(&meta)?;
+        let state = load_state(&meta, driver.as_ref())?;
         let inner = Inner {
             root,
             meta,
@@ -304,7 +304,7 @@ fn layer_info(state: &State, entry: &LayerEntry) -> LayerInfo {
 
 /// Builds the in-memory view from the database: every committed layer, its depth and children,
 /// and every read-write layer.
-fn load_state(meta: &MetadataStore) -> Result<State> {
+fn load_state(meta: &MetadataStore, driver: &dyn Driver) -> Result<State> {
     let mut state = State::default();
     for record in meta.layers()? {
         if record.state != LayerState::Committed {
@@ -339,8 +339,9 @@ fn load_state(meta: &MetadataStore) -> Result<State> {
         state.mounts.insert(
             mount.name.clone(),
             MountEntry {
+                // A mount left by an earlier process (`layer-store rw mount`) still counts.
+                mount_count: driver.mount_count(&mount.mount_id),
                 record: mount,
-                mount_count: 0,
             },
         );
     }

@@ -466,3 +466,34 @@ fn a_refused_tar_leaves_nothing_behind() {
         assert_eq!(tmp, 0, "{driver}: no spool left");
     });
 }
+
+#[test]
+fn a_mount_left_by_an_earlier_process_is_adopted() {
+    each_driver(|driver, choice, root| {
+        if driver != "overlay" {
+            return; // only overlay mounts outlive the process that made them
+        }
+        let base_id = {
+            let store = open_store(root, choice);
+            let base = register(&store, &base_tar(), None);
+            let rw = store
+                .create_rw_layer("kept", Some(base.chain_id()), RwLayerOpts::default())
+                .unwrap();
+            rw.mount().unwrap();
+            // The store is dropped without cleanup, as a `layer-store rw mount` process exits.
+            base.chain_id().clone()
+        };
+        let store = open_store(root, choice);
+        let rw = store.get_rw_layer("kept").unwrap();
+        let err = store
+            .release_rw_layer(store.get_rw_layer("kept").unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::ActiveMount { count: 1, .. }),
+            "{err}"
+        );
+        assert!(store.get(&base_id).is_ok());
+        rw.unmount().unwrap();
+        store.release_rw_layer(rw).unwrap();
+    });
+}
