@@ -48,9 +48,18 @@ fn tool_tars() -> Vec<(String, Vec<u8>)> {
         ("posix-b1", &["--format=posix", "-b1"]),
         ("gnu-b64", &["--format=gnu", "-b64"]),
         ("gnu-sparse", &["--format=gnu", "-S"]),
-        ("pax-sparse-0.0", &["--format=pax", "-S", "--sparse-version=0.0"]),
-        ("pax-sparse-0.1", &["--format=pax", "-S", "--sparse-version=0.1"]),
-        ("pax-sparse-1.0", &["--format=pax", "-S", "--sparse-version=1.0"]),
+        (
+            "pax-sparse-0.0",
+            &["--format=pax", "-S", "--sparse-version=0.0"],
+        ),
+        (
+            "pax-sparse-0.1",
+            &["--format=pax", "-S", "--sparse-version=0.1"],
+        ),
+        (
+            "pax-sparse-1.0",
+            &["--format=pax", "-S", "--sparse-version=1.0"],
+        ),
     ];
     for (name, args) in gnu {
         if let Some(tar) = gnu_tar(tree.path(), args) {
@@ -98,8 +107,14 @@ fn every_archive_registers_and_exports_byte_exact() {
         // The refused ones left nothing: every driver directory belongs to a layer.
         let named: Vec<String> = store.map().values().map(|i| i.cache_id.clone()).collect();
         for listing in store.driver().layers().unwrap() {
-            assert!(named.contains(&listing.id), "{driver}: leftover {listing:?}");
+            assert!(
+                named.contains(&listing.id),
+                "{driver}: leftover {listing:?}"
+            );
         }
-        assert!(store.metadata_store().pending().unwrap().is_empty(), "{driver}");
+        assert!(
+            store.metadata_store().pending().unwrap().is_empty(),
+            "{driver}"
+        );
     }
 }
