@@ -1,14 +1,17 @@
-//! tar-split throughput: the Go JSON codec on generated metadata (disassembly and assembly
-//! benches join once the parser lands). Modest sizes: a whole run takes well under a minute.
+//! tar-split throughput on generated archives: disassembly (into Go JSON, gzip'd as the CLI
+//! writes it, into the binary form, or recording nothing), assembly from an in-memory getter,
+//! and the JSON codec alone. Modest sizes: a whole run takes well under a minute.
 
 use std::hint::black_box;
+use std::io;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use flate2::Compression;
 use store_benches::tar_corpus::{self, Corpus};
+use tar_split::binary::BinaryWriter;
 use tar_split::json::{JsonReader, JsonWriter};
-use tar_split::{Entry, EntrySink, FileEntry};
+use tar_split::{assemble, disassemble, Entry, EntrySink, NullSink, VecSink};
 
 fn feed<S: EntrySink>(sink: &mut S, entries: &[Entry]) {
     for e in entries {
@@ -19,26 +22,53 @@ fn feed<S: EntrySink>(sink: &mut S, entries: &[Entry]) {
     }
 }
 
-/// Entries shaped like a disassembly of `c` (a header segment and a file entry per member),
-/// cut with the `tar` crate's offsets.
 fn entries_of(c: &Corpus) -> Vec<Entry> {
-    let mut out = Vec::new();
-    let mut prev = 0usize;
-    let mut ar = tar::Archive::new(&c.tar[..]);
-    for e in ar.entries().unwrap() {
-        let e = e.unwrap();
-        let data = e.raw_file_position() as usize;
-        let size = e.header().size().unwrap();
-        out.push(Entry::Segment(c.tar[prev..data].to_vec()));
-        out.push(Entry::File(FileEntry {
-            name: e.path_bytes().to_vec(),
-            size,
-            crc: Some(0x0123_4567_89ab_cdef ^ size),
-        }));
-        prev = data + size as usize;
+    let mut sink = VecSink::default();
+    disassemble(&c.tar[..], io::sink(), &mut sink).unwrap();
+    sink.entries
+}
+
+fn quick<M: criterion::measurement::Measurement>(g: &mut BenchmarkGroup<'_, M>) {
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+}
+
+fn disasm_and_asm(c: &mut Criterion) {
+    let corpora = [
+        ("2000-small-files", tar_corpus::small_files(2000, 256 << 10)),
+        ("2x32MiB-files", tar_corpus::large_files(2, 32 << 20)),
+    ];
+    for (name, corpus) in &corpora {
+        let mut g = c.benchmark_group(format!("tar-split/{name}"));
+        quick(&mut g);
+        g.throughput(Throughput::Bytes(corpus.tar.len() as u64));
+        g.bench_function("disasm-null", |b| {
+            b.iter(|| disassemble(&corpus.tar[..], io::sink(), NullSink).unwrap())
+        });
+        g.bench_function("disasm-json-gzip", |b| {
+            b.iter(|| {
+                let mut w = JsonWriter::gzip_parallel(Vec::new(), Compression::default()).unwrap();
+                disassemble(&corpus.tar[..], io::sink(), &mut w).unwrap();
+                black_box(w.finish_parallel_gzip().unwrap())
+            })
+        });
+        g.bench_function("disasm-binary", |b| {
+            b.iter(|| {
+                let mut w = BinaryWriter::new(Vec::new());
+                disassemble(&corpus.tar[..], io::sink(), &mut w).unwrap();
+                black_box(w.finish().unwrap())
+            })
+        });
+        let entries = entries_of(corpus);
+        g.bench_function("asm", |b| {
+            b.iter(|| {
+                let it = entries.iter().cloned().map(Ok::<_, tar_split::Error>);
+                assemble(it, Box::new(corpus.getter()), &mut io::sink()).unwrap()
+            })
+        });
+        g.finish();
     }
-    out.push(Entry::Segment(c.tar[prev..].to_vec()));
-    out
 }
 
 fn json_codec(c: &mut Criterion) {
@@ -46,13 +76,13 @@ fn json_codec(c: &mut Criterion) {
     let entries = entries_of(&corpus);
     let members = (entries.len() / 2) as u64;
     let mut g = c.benchmark_group("json/2000-small-files");
-    g.sample_size(10).measurement_time(Duration::from_secs(3));
+    quick(&mut g);
     g.throughput(Throughput::Elements(members));
     g.bench_function("write", |b| {
         b.iter(|| {
-            let mut w = JsonWriter::new(Vec::new());
+            let mut w = JsonWriter::new(io::sink());
             feed(&mut w, &entries);
-            black_box(w.finish().unwrap())
+            w.finish().unwrap()
         })
     });
     g.bench_function("write-gzip6", |b| {
@@ -62,19 +92,19 @@ fn json_codec(c: &mut Criterion) {
             black_box(w.finish_gzip().unwrap())
         })
     });
-    g.bench_function("write-gzip6-parallel", |b| {
+    g.bench_function("write-gzip1", |b| {
         b.iter(|| {
-            let mut w = JsonWriter::gzip_parallel(Vec::new(), Compression::default()).unwrap();
+            let mut w = JsonWriter::gzip_with_level(Vec::new(), Compression::fast());
             feed(&mut w, &entries);
-            black_box(w.finish_parallel_gzip().unwrap())
+            black_box(w.finish_gzip().unwrap())
         })
     });
-    let mut w = JsonWriter::gzip(Vec::new());
+    let mut w = JsonWriter::new(Vec::new());
     feed(&mut w, &entries);
-    let gz = w.finish_gzip().unwrap();
-    g.bench_function("read-gzip", |b| {
+    let json = w.finish().unwrap();
+    g.bench_function("read", |b| {
         b.iter(|| {
-            for e in JsonReader::new(&gz[..]) {
+            for e in JsonReader::new(&json[..]) {
                 black_box(e.unwrap());
             }
         })
@@ -82,5 +112,5 @@ fn json_codec(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, json_codec);
+criterion_group!(benches, disasm_and_asm, json_codec);
 criterion_main!(benches);
