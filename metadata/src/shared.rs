@@ -3,6 +3,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use redb::{
     Database, ReadOnlyDatabase, ReadOnlyTable, ReadTransaction, ReadableDatabase, TableDefinition,
@@ -11,6 +13,16 @@ use redb::{
 
 use crate::error::Error;
 use crate::guard;
+use crate::tables::{LAYERS, MOUNTS};
+
+/// A read snapshot of the layer and mount tables, for point reads.
+pub(crate) struct Snapshot {
+    /// The write generation it was taken at.
+    generation: u64,
+    /// `None` where the table does not exist (yet).
+    pub(crate) layers: Option<ReadOnlyTable<&'static str, &'static [u8]>>,
+    pub(crate) mounts: Option<ReadOnlyTable<&'static str, &'static [u8]>>,
+}
 
 /// The two ways a store holds its database.
 pub(crate) enum Db {
@@ -36,6 +48,15 @@ pub(crate) struct Shared {
     pub(crate) chunk_size: usize,
     /// Whether this handle wrote the pid file (and removes it when closed).
     pub(crate) owns_pid_file: bool,
+    /// Bumped after every write transaction of this handle.
+    generation: AtomicU64,
+    /// Write transactions of this handle under way.
+    writing: AtomicUsize,
+    /// The writer's cached snapshot for point reads. Beginning a read transaction costs several
+    /// file-lock syscalls in redb's multi-process modes, far more than the lookup; in the one
+    /// writing process nothing else changes the file, so a snapshot stays current until this
+    /// handle's next write. Dropped when a write begins, so that it never pins old pages for long.
+    snapshot: Mutex<Option<Arc<Snapshot>>>,
 }
 
 impl Shared {
@@ -55,7 +76,54 @@ impl Shared {
             driver,
             chunk_size,
             owns_pid_file: false,
+            generation: AtomicU64::new(0),
+            writing: AtomicUsize::new(0),
+            snapshot: Mutex::new(None),
         }
+    }
+
+    /// Runs `f` on a snapshot of the layer and mount tables: the writer's cached one when it is
+    /// current, else a new one (a read-only handle always takes a new one, since another
+    /// process writes).
+    pub(crate) fn with_snapshot<T>(
+        &self,
+        op: &str,
+        f: impl FnOnce(&Snapshot) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let writer = matches!(self.db, Some(Db::Writer(_)));
+        let generation = self.generation.load(Ordering::Acquire);
+        if writer {
+            let cached = self
+                .snapshot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(snap) = cached.filter(|s| s.generation == generation) {
+                return self.contain(|| f(&snap));
+            }
+        }
+        let snap = Arc::new(self.read(op, |txn| {
+            Ok(Snapshot {
+                generation,
+                layers: self.open_ro(txn, LAYERS)?,
+                mounts: self.open_ro(txn, MOUNTS)?,
+            })
+        })?);
+        if writer
+            && self.writing.load(Ordering::Acquire) == 0
+            && self.generation.load(Ordering::Acquire) == generation
+        {
+            *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner) = Some(snap.clone());
+        }
+        self.contain(|| f(&snap))
+    }
+
+    /// Drops the cached snapshot (needed before an integrity check, which wants no reader).
+    pub(crate) fn drop_snapshot(&mut self) {
+        *self
+            .snapshot
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// Takes the database out, for a caller that built this only to initialise it.
@@ -130,6 +198,23 @@ impl Shared {
         let Some(Db::Writer(db)) = &self.db else {
             return Err(self.read_only_error());
         };
+        self.writing.fetch_add(1, Ordering::AcqRel);
+        self.snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let result = self.write_inner(db, op, f);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.writing.fetch_sub(1, Ordering::AcqRel);
+        result
+    }
+
+    fn write_inner<T>(
+        &self,
+        db: &Database,
+        op: &str,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         self.contain(|| {
             let txn = db.begin_write().map_err(|e| self.redb(op, e))?;
             match f(&txn) {
@@ -162,6 +247,7 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        self.drop_snapshot();
         let db = self.db.take();
         if self.owns_pid_file {
             // Removed while the lock is still held, so it is not another writer's file yet.

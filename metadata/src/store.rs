@@ -385,14 +385,12 @@ impl MetadataStore {
     /// The record of layer `id`, or `None` when there is none.
     pub fn layer(&self, id: &ChainId) -> Result<Option<LayerRecord>, Error> {
         let sh = &*self.shared;
-        sh.read("reading a layer record", |txn| {
-            let Some(t) = sh.open_ro(txn, LAYERS)? else {
+        let op = "reading a layer record";
+        sh.with_snapshot(op, |snap| {
+            let Some(t) = &snap.layers else {
                 return Ok(None);
             };
-            let Some(v) = t
-                .get(id.as_str())
-                .map_err(|e| sh.redb("reading a layer record", e))?
-            else {
+            let Some(v) = t.get(id.as_str()).ctx(sh, op)? else {
                 return Ok(None);
             };
             LayerRecord::decode(id.as_str(), v.value())
@@ -404,26 +402,36 @@ impl MetadataStore {
     /// Every layer record, in ChainID order. An undecodable record fails the whole listing with
     /// an error naming it; use [`Self::layers_raw`] to see the rest.
     pub fn layers(&self) -> Result<Vec<LayerRecord>, Error> {
-        self.layers_raw()?.into_iter().map(|(_, r)| r).collect()
+        self.scan_layers(|_, rec| rec)
     }
 
     /// Every layer record as stored, decodable or not (for fsck): the key and the record or the
     /// error naming it.
     #[allow(clippy::type_complexity)]
     pub fn layers_raw(&self) -> Result<Vec<(String, Result<LayerRecord, Error>)>, Error> {
+        self.scan_layers(|key, rec| Ok((key.to_owned(), rec)))
+    }
+
+    /// Maps every layer record's key and decoded record through `each`, in key order.
+    fn scan_layers<T>(
+        &self,
+        mut each: impl FnMut(&str, Result<LayerRecord, Error>) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
         let sh = &*self.shared;
         let op = "listing layer records";
         sh.read(op, |txn| {
             let Some(t) = sh.open_ro(txn, LAYERS)? else {
                 return Ok(Vec::new());
             };
-            let mut out = Vec::with_capacity(t.len().ctx(sh, op)? as usize);
+            // Bounded: a damaged file must not make the listing allocate without limit.
+            let hint = t.len().ctx(sh, op)?.min(1 << 20);
+            let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
             for item in t.iter().ctx(sh, op)? {
                 let (k, v) = item.ctx(sh, op)?;
                 let key = k.value();
                 let rec = LayerRecord::decode(key, v.value())
                     .map_err(|reason| sh.corrupt(format_args!("layer record {key:?}"), reason));
-                out.push((key.to_owned(), rec));
+                out.push(each(key, rec)?);
             }
             Ok(out)
         })
@@ -559,8 +567,8 @@ impl MetadataStore {
     pub fn mount(&self, name: &str) -> Result<Option<MountRecord>, Error> {
         let sh = &*self.shared;
         let op = "reading a mount record";
-        sh.read(op, |txn| {
-            let Some(t) = sh.open_ro(txn, MOUNTS)? else {
+        sh.with_snapshot(op, |snap| {
+            let Some(t) = &snap.mounts else {
                 return Ok(None);
             };
             let Some(v) = t.get(name).ctx(sh, op)? else {
@@ -628,6 +636,7 @@ impl MetadataStore {
             });
         };
         let pid_path = shared.pid_path.clone();
+        shared.drop_snapshot();
         let Some(db) = shared.writer_mut() else {
             return Err(Error::ReadOnly { path });
         };

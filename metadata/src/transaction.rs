@@ -261,8 +261,14 @@ pub struct TarSplitWriter {
     hasher: Sha256,
     raw_bytes: u64,
     stored_bytes: u64,
-    compressor: Option<zstd::bulk::Compressor<'static>>,
     failed: Option<String>,
+}
+
+thread_local! {
+    /// One compressor per thread, reused: creating a zstd context costs more than compressing
+    /// a small layer's tar-split data.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl TarSplitWriter {
@@ -276,7 +282,6 @@ impl TarSplitWriter {
             hasher: Sha256::new(),
             raw_bytes: 0,
             stored_bytes: 0,
-            compressor: None,
             failed: None,
         }
     }
@@ -287,13 +292,14 @@ impl TarSplitWriter {
     }
 
     fn compress(&mut self) -> io::Result<Vec<u8>> {
-        let c = match &mut self.compressor {
-            Some(c) => c,
-            None => self
-                .compressor
-                .insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
-        };
-        let out = c.compress(&self.buf)?;
+        let out = COMPRESSOR.with(|cell| -> io::Result<Vec<u8>> {
+            let mut slot = cell.try_borrow_mut().map_err(io::Error::other)?;
+            let c = match &mut *slot {
+                Some(c) => c,
+                None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+            };
+            c.compress(&self.buf)
+        })?;
         self.buf.clear();
         self.stored_bytes += out.len() as u64;
         Ok(out)
