@@ -54,8 +54,8 @@ pub enum StoreError {
     NotAncestor {
         /// The layer asked about.
         layer: ChainId,
-        /// The supposed ancestor.
-        ancestor: ChainId,
+        /// The supposed ancestor (boxed: ChainIDs are stored inline and large).
+        ancestor: Box<ChainId>,
     },
     /// The operation is not supported (by this driver, in read-only mode, ...).
     #[error("not supported: {0}")]
@@ -82,12 +82,12 @@ pub enum StoreError {
         /// What did not verify (the first file whose size or CRC differs, or the digest).
         reason: String,
     },
-    /// The metadata database failed.
+    /// The metadata database failed (boxed: it is large, and errors travel on every path).
     #[error(transparent)]
-    Metadata(#[from] metadata::Error),
+    Metadata(Box<metadata::Error>),
     /// The graph driver failed.
     #[error(transparent)]
-    Driver(#[from] graphdriver::DriverError),
+    Driver(Box<graphdriver::DriverError>),
     /// An I/O failure, with what was being done.
     #[error("{op}: {source}")]
     Io {
@@ -105,6 +105,18 @@ pub enum StoreError {
         /// The failure of the cleanup.
         cleanup: Box<StoreError>,
     },
+}
+
+impl From<metadata::Error> for StoreError {
+    fn from(err: metadata::Error) -> Self {
+        StoreError::Metadata(Box::new(err))
+    }
+}
+
+impl From<graphdriver::DriverError> for StoreError {
+    fn from(err: graphdriver::DriverError) -> Self {
+        StoreError::Driver(Box::new(err))
+    }
 }
 
 /// A coarse classification, for callers that map errors to exit statuses or HTTP codes.

@@ -103,7 +103,9 @@ impl Layer {
                 if ancestor.is_some() {
                     return Err(StoreError::NotAncestor {
                         layer: self.chain_id.clone(),
-                        ancestor: ancestor.cloned().unwrap_or_else(|| self.chain_id.clone()),
+                        ancestor: Box::new(
+                            ancestor.cloned().unwrap_or_else(|| self.chain_id.clone()),
+                        ),
                     });
                 }
                 break;

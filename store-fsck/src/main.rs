@@ -69,7 +69,10 @@ fn run(args: &Args) -> Result<i32, String> {
 
 /// Opening errors, with the one a repair meets most said plainly.
 fn open_error(root: &std::path::Path, e: layer_store::StoreError) -> String {
-    if let layer_store::StoreError::Metadata(metadata::Error::InUse { pid, .. }) = &e {
+    if let Some(metadata::Error::InUse { pid, .. }) = match &e {
+        layer_store::StoreError::Metadata(m) => Some(m.as_ref()),
+        _ => None,
+    } {
         let by = pid.map_or_else(|| "another process".to_owned(), |p| format!("process {p}"));
         return format!(
             "the store at {} is in use by {by}: --repair needs it to itself (stop the writer, \

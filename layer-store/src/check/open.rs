@@ -23,7 +23,7 @@ pub(crate) struct Opened {
 pub(crate) fn open(root: &Path, writable: bool) -> Result<Opened> {
     let db = root.join(metadata::DB_FILE);
     if !db.exists() {
-        return Err(StoreError::Metadata(metadata::Error::NotFound {
+        return Err(StoreError::from(metadata::Error::NotFound {
             what: format!("layer store at {} (no {})", root.display(), db.display()),
         }));
     }
