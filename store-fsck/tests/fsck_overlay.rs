@@ -79,3 +79,25 @@ fn overlay_layout_damage_is_found_and_recreated() {
         store.cleanup().unwrap();
     }
 }
+
+/// A layer directory whose files are gone cannot be recreated: the layer is removed (it is the
+/// top one, so without `--force`), and the rest of the chain stays.
+#[test]
+fn an_overlay_layer_without_its_files_is_removed() {
+    if let Err(why) = overlay_usable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let mut fx = Fixture::new("overlay");
+    let ids = fx.chain(&[BASE, MID, TOP]);
+    std::fs::remove_dir_all(layer_dir(&fx, &ids[2]).join("diff")).unwrap();
+    let (status, json) = fx.fsck(&[]);
+    assert_eq!(status, 4, "{json:#}");
+    assert_eq!(
+        finding(&json, "diff-dir-missing")["object"],
+        ids[2].as_str()
+    );
+    let (status, json) = fx.fsck(&["--repair"]);
+    assert_eq!(status, 1, "{json:#}");
+    assert_eq!(fx.assert_clean_and_exact(), 2);
+}
