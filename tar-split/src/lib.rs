@@ -35,14 +35,16 @@
 //! - **PAX 1.0 sparse members**: the sparse map at the start of the data section is recorded at
 //!   the end of the member's header segment (Go drops it, so its metadata cannot reproduce the
 //!   stream and `IterateHeaders` fails on it).
-//! - **A stream that ends inside the last member's padding**: the partial padding is recorded as
-//!   a final segment (Go drops it silently and reassembles a shorter stream).
+//! - **A stream that ends inside padding** (of the last member, or of an extension header that
+//!   no member follows): the partial padding is recorded (Go drops it silently and reassembles
+//!   a shorter stream).
 //! - **Trailing bytes after the end of the archive** are cut into segments of at most 1 MiB at
 //!   fixed 1 MiB offsets, a pure function of the bytes (Go cuts at its `Read` boundaries; the
 //!   concatenation is the same).
 //! - **Duplicate names** (equal after Go's lexical `filepath.Clean`) are refused as Go refuses
 //!   them, but before the duplicate member is handed out rather than after its data.
-//! - **Negative sizes and ids** are refused for every member kind.
+//! - **Negative ids** (base-256 or PAX), and negative sizes on header-only members, are refused
+//!   (Go accepts them; [`Header`] has no room for them and no driver could apply them).
 //!
 //! File entries record what Go records: for sparse members the **logical** size and the CRC of
 //! the logical content (holes count as zeros; computed in O(log n) per hole, so a 60 GB sparse
