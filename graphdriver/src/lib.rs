@@ -7,7 +7,19 @@
 //!
 //! Shared pieces, one module each: [`apply`] (a layer tar into a directory, confined),
 //! [`fsutil`] (durability, the incomplete-marker protocol, safe removal), [`mount_refs`]
-//! (mount reference counts), [`mountinfo`] (`/proc/self/mountinfo`), and [`validate_id`].
+//! (mount reference counts), [`mountinfo`] (`/proc/self/mountinfo`), [`changes`] and [`diff`]
+//! (what changed in a layer, as a list and as a tar), [`tree`] (fd-relative tree reading),
+//! [`getter`] (a layer's files for tar-split reassembly), [`tar_writer`], and [`validate_id`].
+//!
+//! # Security
+//! Layer tars are hostile input. [`apply::apply_tar`] confines every member to the layer
+//! directory: no name, symlink (from the tar or from a parent layer) or hard link can make it
+//! create, change or delete anything outside, whiteouts cannot climb out, and overlayfs xattrs
+//! from a tar are refused; header sizes are bounded by the parser before allocation. What a tar
+//! can do is fill its own layer: any tree, including setuid files and (as root) device nodes,
+//! within the disk space it is given. Reading a layer back ([`tree`], [`getter`], [`diff`])
+//! never follows a symlink either, and [`fsutil::remove_all`] never leaves the tree it removes
+//! nor crosses into a mount.
 
 pub mod apply;
 pub mod changes;
