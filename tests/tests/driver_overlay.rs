@@ -218,6 +218,43 @@ fn mounts_are_counted_and_the_last_put_unmounts() {
 }
 
 #[test]
+fn concurrent_users_of_layers_mount_each_once() {
+    let Some((_tmp, d)) = driver(MountApi::Auto) else {
+        return;
+    };
+    layer(&d, "a", None, &tar_of(&[Member::File("f", b"x")]));
+    layer(&d, "b", Some("a"), &tar_of(&[Member::File("g", b"y")]));
+    let d = Arc::new(d);
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let id = if i % 2 == 0 { "a" } else { "b" };
+                let view = d.get(id, &MountOpts::default()).unwrap();
+                assert_eq!(std::fs::read(view.join("f")).unwrap(), b"x");
+                view
+            })
+        })
+        .collect();
+    let views: Vec<PathBuf> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for view in &views[..2] {
+        assert_eq!(mounts_at(view), 1, "{}", view.display());
+    }
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let d = d.clone();
+            std::thread::spawn(move || d.put(if i % 2 == 0 { "a" } else { "b" }).unwrap())
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for view in &views[..2] {
+        assert_eq!(mounts_at(view), 0, "{}", view.display());
+    }
+}
+
+#[test]
 fn a_mount_left_by_an_earlier_driver_is_adopted() {
     let Some((tmp, first)) = driver(MountApi::Auto) else {
         return;
