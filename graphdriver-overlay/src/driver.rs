@@ -413,10 +413,14 @@ impl OverlayDriver {
 }
 
 /// Checks that `id` can name a layer here: a valid ID (see [`validate_id`]) that is none of the
-/// home's own entries (`l`, `empty`, start-up probes).
+/// home's own entries (`l`, `empty`, start-up probes) and holds none of the characters the
+/// legacy mount option string gives a meaning (`,` `:` `\`), which could otherwise add options.
 fn check_id(id: &str) -> Result<()> {
     validate_id(id)?;
-    if layout::is_reserved(id) || id.starts_with(startup::PROBE_PREFIX) {
+    if layout::is_reserved(id)
+        || id.starts_with(startup::PROBE_PREFIX)
+        || id.contains([',', ':', '\\'])
+    {
         return Err(DriverError::InvalidId { id: id.to_owned() });
     }
     Ok(())
@@ -895,7 +899,7 @@ mod tests {
             d.create("../x", None, &opts).unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
-        for reserved in ["l", "empty", ".probe-1"] {
+        for reserved in ["l", "empty", ".probe-1", "a,upperdir=x", "a:b", "a\\b"] {
             assert_eq!(
                 d.create(reserved, None, &opts).unwrap_err().kind(),
                 ErrorKind::InvalidInput,
