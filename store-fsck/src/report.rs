@@ -113,21 +113,30 @@ fn findings(r: &Report) -> Vec<JsonFinding<'_>> {
     r.findings.iter().map(JsonFinding::from).collect()
 }
 
+/// `n thing` or `n things` (`things` given when it is not `thing` + "s").
+fn count(n: u64, thing: &str) -> String {
+    match (n, thing) {
+        (1, _) => format!("1 {thing}"),
+        (_, "driver directory") => format!("{n} driver directories"),
+        _ => format!("{n} {thing}s"),
+    }
+}
+
 fn summary(c: &Counters, found: usize) -> String {
     let mut s = format!(
-        "{} layers, {} read-write layers, {} driver directories checked",
-        c.layers, c.mounts, c.driver_dirs
+        "{}, {}, {} checked",
+        count(c.layers as u64, "layer"),
+        count(c.mounts as u64, "read-write layer"),
+        count(c.driver_dirs as u64, "driver directory"),
     );
     if c.deep_layers > 0 {
         s.push_str(&format!(
-            "; {} layers reassembled ({} bytes)",
-            c.deep_layers, c.deep_bytes
+            "; {} reassembled ({} bytes)",
+            count(c.deep_layers as u64, "layer"),
+            c.deep_bytes
         ));
     }
-    s.push_str(&format!(
-        "; {found} finding{}",
-        if found == 1 { "" } else { "s" }
-    ));
+    s.push_str(&format!("; {}", count(found as u64, "finding")));
     s
 }
 
@@ -263,13 +272,11 @@ impl Printer {
             }
         }
         println!(
-            "store-fsck: {}: {}; {} step{} done, {} finding{} left",
+            "store-fsck: {}: {}; {} done, {} left",
             self.root,
             summary(&s.first.counters, s.first.findings.len()),
-            s.corrected(),
-            if s.corrected() == 1 { "" } else { "s" },
-            s.last.findings.len(),
-            if s.last.findings.len() == 1 { "" } else { "s" },
+            count(s.corrected() as u64, "step"),
+            count(s.last.findings.len() as u64, "finding"),
         );
     }
 }
