@@ -452,6 +452,91 @@ fn whiteouts_and_opaque_directories_convert_both_ways() {
     assert_eq!(names, expected);
 }
 
+/// What a container does through a read-write mount (kernel-made whiteouts, an opaque directory
+/// from `rm -r` then `mkdir`, copy-ups, a rename) comes back from the native diff as an OCI tar
+/// that, applied as a new layer on the same parent, shows the same tree.
+#[test]
+fn container_writes_diff_back_to_an_equivalent_layer() {
+    let Some((_tmp, d)) = driver(MountApi::Auto) else {
+        return;
+    };
+    layer(
+        &d,
+        "base",
+        None,
+        &tar_of(&[
+            Member::Dir("d"),
+            Member::File("d/a", b"a"),
+            Member::Dir("d/sub"),
+            Member::File("d/sub/b", b"b"),
+            Member::Dir("e"),
+            Member::File("e/x", b"x"),
+            Member::File("f", b"f"),
+            Member::File("g", b"g"),
+        ]),
+    );
+    d.create_read_write("rw", Some("base"), &CreateOpts::default())
+        .unwrap();
+    let m = d.get("rw", &MountOpts::default()).unwrap();
+    std::fs::write(m.join("n"), b"new").unwrap();
+    std::fs::write(m.join("f"), b"changed").unwrap();
+    std::fs::remove_file(m.join("g")).unwrap();
+    std::fs::remove_dir_all(m.join("d")).unwrap();
+    std::fs::create_dir(m.join("d")).unwrap();
+    std::fs::write(m.join("d/c"), b"c").unwrap();
+    std::fs::rename(m.join("e/x"), m.join("e/y")).unwrap();
+    std::os::unix::fs::chown(m.join("e"), Some(7), Some(8)).unwrap();
+    // redirect_dir=off: a lower directory cannot be renamed in place (tools copy instead).
+    let err = std::fs::rename(m.join("e"), m.join("e2")).unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(rustix::io::Errno::XDEV.raw_os_error())
+    );
+    d.put("rw").unwrap();
+
+    let mut diff = Vec::new();
+    d.diff("rw", Some("base"))
+        .unwrap()
+        .read_to_end(&mut diff)
+        .unwrap();
+    let mut names = Vec::new();
+    for entry in tar::Archive::new(Cursor::new(&diff)).entries().unwrap() {
+        let entry = entry.unwrap();
+        names.push(
+            entry
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string(),
+        );
+    }
+    for wanted in [".wh.g", "d/.wh..wh..opq", "e/.wh.x", "e/y", "n", "f", "d/c"] {
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "{wanted} not in {names:?}"
+        );
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("d/a") || n.starts_with("d/sub")),
+        "{names:?}"
+    );
+
+    layer(&d, "copy", Some("base"), &diff);
+    let ro = MountOpts {
+        read_only: true,
+        ..Default::default()
+    };
+    let original = d.get("rw", &ro).unwrap();
+    let copy = d.get("copy", &ro).unwrap();
+    let differences = store_tests::driver_suite::compare_trees(&copy, &original);
+    d.put("rw").unwrap();
+    d.put("copy").unwrap();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let mut buf = [0u8; 64];
     rustix::fs::lgetxattr(path, name, &mut buf)
