@@ -37,18 +37,6 @@ impl Recovery {
 
 pub(crate) fn recover(meta: &MetadataStore, driver: &dyn Driver, root: &Path) -> Result<Recovery> {
     let mut report = Recovery::default();
-    for pending in meta.pending()? {
-        match driver.remove(&pending.cache_id) {
-            Ok(()) => {
-                meta.clear_pending(&pending.cache_id)?;
-                report.rolled_back.push(pending.cache_id);
-            }
-            Err(err) => report.problems.push(format!(
-                "cannot roll back the interrupted creation of {}: {err}",
-                pending.cache_id
-            )),
-        }
-    }
     let mut named: HashSet<String> = HashSet::new();
     for record in meta.layers()? {
         if record.state == LayerState::Removing {
@@ -73,6 +61,23 @@ pub(crate) fn recover(meta: &MetadataStore, driver: &dyn Driver, root: &Path) ->
         named.insert(mount.mount_id);
         if let Some(init) = mount.init_id {
             named.insert(init);
+        }
+    }
+    for pending in meta.pending()? {
+        // A creation whose record was committed just before the crash only lost its cleanup.
+        if named.contains(&pending.cache_id) {
+            meta.clear_pending(&pending.cache_id)?;
+            continue;
+        }
+        match driver.remove(&pending.cache_id) {
+            Ok(()) => {
+                meta.clear_pending(&pending.cache_id)?;
+                report.rolled_back.push(pending.cache_id);
+            }
+            Err(err) => report.problems.push(format!(
+                "cannot roll back the interrupted creation of {}: {err}",
+                pending.cache_id
+            )),
         }
     }
     for listing in driver.layers()? {

@@ -76,6 +76,10 @@ impl Store {
             mount_label: opts.mount_label.clone(),
             storage_opts: opts.storage_opts.clone(),
         };
+        // Pending records first: a crash before the mount record commits leaves directories
+        // the next open rolls back, never orphans.
+        self.inner.meta.begin_creation(&init_id)?;
+        self.inner.meta.begin_creation(&mount_id)?;
         let made = (|| -> Result<()> {
             driver.create_read_write(&init_id, parent_cache.as_deref(), &create_opts)?;
             if let Some(init) = opts.init {
@@ -101,13 +105,19 @@ impl Store {
         };
         let recorded = made.and_then(|()| Ok(self.inner.meta.set_mount(&record)?));
         if let Err(err) = recorded {
-            let cleanup = driver
-                .remove(&mount_id)
-                .and_then(|()| driver.remove(&init_id))
-                .err()
-                .map(StoreError::from);
-            return Err(err.with_cleanup(cleanup));
+            let cleanup = (|| -> Result<()> {
+                driver.remove(&mount_id)?;
+                driver.remove(&init_id)?;
+                self.inner.meta.clear_pending(&mount_id)?;
+                self.inner.meta.clear_pending(&init_id)?;
+                Ok(())
+            })();
+            return Err(err.with_cleanup(cleanup.err()));
         }
+        // The mount record names both directories now; a crash here leaves pending records
+        // that the next open clears without touching the directories.
+        self.inner.meta.clear_pending(&mount_id)?;
+        self.inner.meta.clear_pending(&init_id)?;
         if let Some(p) = parent.and_then(|p| state.layers.get_mut(p)) {
             p.children += 1;
         }

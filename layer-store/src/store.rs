@@ -106,6 +106,14 @@ impl Store {
             })?;
         }
         let driver = open_driver(&root, &opts.driver)?;
+        let driver_max = driver.capabilities().max_depth;
+        if opts.max_depth > driver_max {
+            return Err(StoreError::NotSupported(format!(
+                "a maximum depth of {} layers: the {} driver mounts at most {driver_max}",
+                opts.max_depth,
+                driver.name()
+            )));
+        }
         let meta = MetadataStore::open(
             &root,
             &OpenOptions {

@@ -497,3 +497,68 @@ fn a_mount_left_by_an_earlier_process_is_adopted() {
         store.release_rw_layer(rw).unwrap();
     });
 }
+
+#[test]
+fn a_file_changed_on_disk_fails_the_export_naming_the_layer_and_file() {
+    each_driver(|driver, choice, root| {
+        let store = open_store(root, choice);
+        let tar = base_tar();
+        let layer = register(&store, &tar, None);
+        let meta = layer.metadata().unwrap();
+        let dir = meta
+            .get("UpperDir")
+            .or_else(|| meta.get("Dir"))
+            .unwrap_or_else(|| panic!("{driver}: no directory in {meta:?}"));
+        let victim = std::path::Path::new(dir).join("usr/bin/tool");
+        // Same size, one byte different: only the CRC-64 can tell.
+        let mut data = std::fs::read(&victim).unwrap();
+        data[100] ^= 1;
+        std::fs::write(&victim, &data).unwrap();
+        let mut stream = layer.tar_stream().unwrap();
+        let mut got = Vec::new();
+        let err = std::io::Read::read_to_end(&mut stream, &mut got).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(layer.chain_id().as_str()), "{driver}: {text}");
+        assert!(text.contains("usr/bin/tool"), "{driver}: {text}");
+        assert!(
+            got.len() < tar.len(),
+            "{driver}: a failed export never looks whole"
+        );
+        // A file that grew is caught by its size.
+        std::fs::write(&victim, [&tar[..0], &[7u8; 3001][..]].concat()).unwrap();
+        let err = read_all(layer.tar_stream().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("usr/bin/tool"), "{driver}: {err}");
+    });
+}
+
+#[test]
+fn a_read_write_layer_interrupted_before_its_record_leaves_no_orphan() {
+    each_driver(|driver, choice, root| {
+        {
+            let store = open_store(root, choice);
+            let base = register(&store, &base_tar(), None);
+            // An init function that fails stands for a crash before the mount record commits.
+            let init: layer_store::InitFn =
+                Box::new(|_: &std::path::Path| Err(std::io::Error::other("boom")));
+            let err = store
+                .create_rw_layer(
+                    "broken",
+                    Some(base.chain_id()),
+                    RwLayerOpts {
+                        init: Some(init),
+                        ..Default::default()
+                    },
+                )
+                .unwrap_err();
+            assert!(err.to_string().contains("boom"), "{driver}: {err}");
+            assert!(store.get_rw_layer("broken").is_err(), "{driver}");
+            assert_eq!(store.driver().layers().unwrap().len(), 1, "{driver}");
+        }
+        let store = open_store(root, choice);
+        assert!(
+            store.recovery().is_clean(),
+            "{driver}: {:?}",
+            store.recovery()
+        );
+    });
+}
