@@ -10,6 +10,12 @@
 //! in place: whiteouts delete, opaque markers empty the directory of what the parent held. `get`
 //! mounts nothing: it hands out the directory and counts its users, so `remove` of a layer in
 //! use is refused as it is for real mounts. Diffs compare a layer's tree with its parent's.
+//! There is no read-only view: `MountOpts::read_only` cannot be enforced without a mount, so
+//! the store must not write into a committed layer's directory.
+//!
+//! Known limits: a diff writes a sparse file's holes as zeros (the layer on disk stays sparse);
+//! reflinks are used only where the filesystem supports `FICLONE` (btrfs, XFS), elsewhere files
+//! are copied in the kernel (`copy_file_range`) extent by extent.
 //!
 //! # Invariants
 //! A `dir/<id>` without its marker is complete and durable (the shared incomplete-marker

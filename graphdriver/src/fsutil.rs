@@ -385,4 +385,31 @@ mod tests {
         remove_all(&tree).unwrap();
         assert!(!tree.exists());
     }
+
+    #[test]
+    fn remove_all_refuses_to_cross_a_mount() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join("tree");
+        let mnt = tree.join("merged");
+        fs::create_dir_all(&mnt).unwrap();
+        rustix::mount::mount(
+            "tmpfs",
+            &mnt,
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .unwrap();
+        fs::write(mnt.join("lower-file"), b"must survive").unwrap();
+        let err = remove_all(&tree).unwrap_err();
+        assert!(err.to_string().contains("mount point"), "{err}");
+        assert_eq!(fs::read(mnt.join("lower-file")).unwrap(), b"must survive");
+        rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+        remove_all(&tree).unwrap();
+        assert!(!tree.exists());
+    }
 }
