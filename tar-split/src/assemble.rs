@@ -62,6 +62,9 @@ pub struct Assembler<'a> {
     pending: Option<Pending>,
     written: u64,
     done: bool,
+    /// An error ended the stream: every later read fails too, so a caller that reads on cannot
+    /// take a stream with a hole for a whole one.
+    failed: bool,
     limits: Limits,
 }
 
@@ -82,6 +85,7 @@ impl<'a> Assembler<'a> {
             pending: None,
             written: 0,
             done: false,
+            failed: false,
             limits: Limits::default(),
         }
     }
@@ -277,7 +281,18 @@ fn layout_of(segment: &[u8], limits: &Limits) -> Layout {
 
 impl Read for Assembler<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let chunk = self.chunk().map_err(Error::into_io)?;
+        if self.failed {
+            return Err(io::Error::other(
+                "tar-split assembler: an earlier error ended the stream",
+            ));
+        }
+        let chunk = match self.chunk() {
+            Ok(c) => c,
+            Err(e) => {
+                self.failed = true;
+                return Err(e.into_io());
+            }
+        };
         let n = chunk.len().min(out.len());
         out[..n].copy_from_slice(&chunk[..n]);
         self.pos += n;

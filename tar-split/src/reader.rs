@@ -47,6 +47,8 @@ pub struct TarReader<'a> {
     pad: u64,
     /// The archive has ended (`next` returned `None`).
     ended: bool,
+    /// `next` failed: the stream position is unknown, so every later call fails too.
+    failed: bool,
 }
 
 /// The member whose data is being read.
@@ -90,6 +92,7 @@ impl<'a> TarReader<'a> {
             current: None,
             pad: 0,
             ended: false,
+            failed: false,
         }
     }
 
@@ -98,6 +101,20 @@ impl<'a> TarReader<'a> {
     /// the previous member is read (and checksummed) first.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Header>, Error> {
+        if self.failed {
+            return Err(Error::Io {
+                offset: self.input.offset(),
+                source: io::Error::other("the tar reader failed earlier"),
+            });
+        }
+        let result = self.next_member();
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn next_member(&mut self) -> Result<Option<Header>, Error> {
         if self.ended {
             return Ok(None);
         }
