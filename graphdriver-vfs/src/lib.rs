@@ -178,6 +178,10 @@ impl Driver for VfsDriver {
         self.refs.put(id, || Ok(())).map(drop)
     }
 
+    fn mount_count(&self, id: &str) -> usize {
+        self.refs.count(id)
+    }
+
     fn exists(&self, id: &str) -> bool {
         self.existing(id).is_ok()
     }
@@ -249,3 +253,6 @@ impl Driver for VfsDriver {
         Ok(Box::new(DirFileGetter::new(&self.existing(id)?)?))
     }
 }
+
+#[cfg(test)]
+mod tests;

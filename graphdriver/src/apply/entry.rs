@@ -144,7 +144,9 @@ impl<'o> Applier<'o> {
     /// Sets the deferred modes and times of directories and returns the applied size.
     pub fn finish(mut self) -> Result<u64> {
         let mut deferred = std::mem::take(&mut self.deferred);
-        deferred.sort_by(|a, b| a.path.cmp(&b.path));
+        // Deepest first (a path sorts after its ancestors): a directory left without search
+        // permission for the caller is closed only after everything below it is done.
+        deferred.sort_by(|a, b| b.path.cmp(&a.path));
         for d in &deferred {
             let comps = clean(&d.path);
             let fd = match self.walker.dir(&comps, false) {
