@@ -111,6 +111,7 @@ impl OverlayDriver {
                 reason: format!("storage option {key:?} is not supported by the overlay driver"),
             });
         }
+        refuse_mount_label(opts.mount_label.as_deref())?;
         let mut chain = Vec::new();
         if let Some(parent) = parent {
             self.existing(parent)?;
@@ -218,6 +219,19 @@ impl OverlayDriver {
                 "diff of layer {id} against {parent:?}, which is not its parent: the overlay driver diffs a layer against its own parent only"
             ),
         })
+    }
+}
+
+/// SELinux mount labels are not applied by this driver: refused rather than silently dropped.
+pub(super) fn refuse_mount_label(label: Option<&str>) -> Result<()> {
+    match label {
+        Some(label) => Err(DriverError::NotSupported {
+            driver: NAME,
+            reason: format!(
+                "SELinux mount label {label:?}: the overlay driver does not apply mount labels"
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

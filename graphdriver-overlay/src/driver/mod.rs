@@ -215,6 +215,7 @@ impl Driver for OverlayDriver {
 
     fn get(&self, id: &str, opts: &MountOpts) -> Result<PathBuf> {
         self.existing(id)?;
+        layers::refuse_mount_label(opts.mount_label.as_deref())?;
         let read_only = opts.read_only || !self.is_read_write(id);
         self.refs.get(id, || {
             self.mount_layer(id, read_only)?;

@@ -227,6 +227,14 @@ fn create_refuses_a_missing_parent_a_duplicate_and_bad_ids() {
         d.create("../x", None, &opts).unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
+    let labelled = CreateOpts {
+        mount_label: Some("system_u:object_r:container_file_t:s0".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        d.create("lab", None, &labelled).unwrap_err().kind(),
+        ErrorKind::NotSupported
+    );
     for reserved in ["l", "empty", ".probe-1", "a,upperdir=x", "a:b", "a\\b"] {
         assert_eq!(
             d.create(reserved, None, &opts).unwrap_err().kind(),
