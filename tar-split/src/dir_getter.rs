@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{open, openat, openat2, Mode, OFlags, ResolveFlags};
+use rustix::fs::{fstat, open, openat, openat2, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use crate::clean::go_clean;
@@ -45,7 +45,8 @@ impl DirGetter {
     }
 
     fn open_confined(&mut self, rel: &[u8]) -> io::Result<OwnedFd> {
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+        // Non-blocking, so that a fifo where a file should be cannot hang the open.
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         if !self.no_openat2 {
             let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
             for _ in 0..16 {
@@ -120,6 +121,13 @@ impl FileGetter for DirGetter {
             )
         })?;
         let fd = self.open_confined(&rel)?;
+        // Payloads are regular files: a fifo or device there would block or never end.
+        if !FileType::from_raw_mode(fstat(&fd)?.st_mode).is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{:?} is not a regular file", String::from_utf8_lossy(name)),
+            ));
+        }
         Ok(Box::new(File::from(fd)))
     }
 }
@@ -149,6 +157,14 @@ mod tests {
         std::fs::write(outer.path().join("secret"), b"outside").unwrap();
         std::os::unix::fs::symlink("../../secret", root.join("d/link")).unwrap();
         std::os::unix::fs::symlink("/secret", root.join("abslink")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("fifo"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
         for walk in [false, true] {
             let mut g = DirGetter::new(&root).unwrap();
             g.no_openat2 = walk;
@@ -156,6 +172,8 @@ mod tests {
             g.get(b"./d/f").unwrap().read_to_string(&mut s).unwrap();
             assert_eq!(s, "inside");
             assert!(g.get(b"../secret").is_err());
+            assert!(g.get(b"d").is_err(), "a directory is not a payload");
+            assert!(g.get(b"fifo").is_err(), "a fifo is not a payload");
             // A symlink pointing out resolves inside the root (openat2) or is refused (walk):
             // either way the outside file is never read.
             for link in [&b"d/link"[..], b"abslink"] {
