@@ -43,6 +43,8 @@ pub struct Applier<'o> {
     /// Paths this tar created (and their ancestors): in `Delete` mode, whiteouts and opaque
     /// markers remove only what lower layers put there.
     unpacked: HashSet<Vec<u8>>,
+    /// The parent layers' roots ([`ApplyOptions::lower_dirs`]), opened once.
+    lowers: Vec<OwnedFd>,
     size: u64,
 }
 
@@ -66,12 +68,18 @@ impl<'o> Applier<'o> {
                 path: layer_root.to_owned(),
                 source: e.into(),
             })?;
+        let lowers = opts
+            .lower_dirs
+            .iter()
+            .map(|p| crate::fsutil::open_dir(p))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             opts,
             walker: Walker::new(root),
             buf: Vec::new(),
             deferred: Vec::new(),
             unpacked: HashSet::new(),
+            lowers,
             size: 0,
         })
     }
@@ -91,6 +99,82 @@ impl<'o> Applier<'o> {
 
     /// Applies one member; `data` yields its data section (the physical runs for sparse members).
     pub fn apply(&mut self, header: &Header, data: &mut dyn Read) -> Result<()> {
+        let r = self.apply_member(header, data);
+        // Directories the member needed but the tar did not list take their parent layer's
+        // attributes (even when the member failed: they exist now).
+        let created = std::mem::take(&mut self.walker.created);
+        if !created.is_empty() && !self.lowers.is_empty() {
+            for rel in created {
+                self.adopt_lower_attrs(header, &rel)?;
+            }
+        }
+        r
+    }
+
+    /// Gives the implicitly created directory `rel` the owner, mode, xattrs and times of the
+    /// same directory in the nearest parent layer that has one there.
+    fn adopt_lower_attrs(&mut self, header: &Header, rel: &[u8]) -> Result<()> {
+        let comps = clean(rel);
+        let mut found = None;
+        for lower in &self.lowers {
+            match crate::changes::stat_beneath(lower.as_fd(), rel) {
+                Ok(Some(st)) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                    let (name, dirs) = comps
+                        .split_last()
+                        .map_or((&b""[..], &[][..]), |(n, d)| (*n, d));
+                    let dir = open_existing_dir(lower.as_fd(), dirs)
+                        .map_err(|e| self.err(header, "open parent layer", Some(e)))?;
+                    let xattrs = crate::tree::xattrs(dir.as_fd(), name)
+                        .map_err(|e| self.err(header, "read parent layer xattrs", Some(e)))?;
+                    found = Some((st, xattrs));
+                    break;
+                }
+                // Something else stands there (a file, a whiteout): nothing to inherit.
+                Ok(Some(_)) => break,
+                Ok(None) => continue,
+                Err(e) => return Err(self.err(header, "stat in parent layer", Some(e))),
+            }
+        }
+        let Some((st, xattrs)) = found else {
+            return Ok(());
+        };
+        let fd = open_existing_dir(self.walker.root().as_fd(), &comps)
+            .map_err(|e| self.err(header, "open created directory", Some(e)))?;
+        if self.opts.privileged {
+            rfs::fchown(
+                &fd,
+                Some(rfs::Uid::from_raw(st.st_uid)),
+                Some(rfs::Gid::from_raw(st.st_gid)),
+            )
+            .map_err(|e| self.err(header, "chown created directory", Some(e)))?;
+        }
+        for (k, v) in xattrs {
+            if self.settable(&k)
+                && !k.starts_with(b"trusted.overlay.")
+                && !k.starts_with(b"user.overlay.")
+            {
+                rfs::fsetxattr(&fd, k.as_slice(), &v, XattrFlags::empty())
+                    .map_err(|e| self.err(header, "set xattr on created directory", Some(e)))?;
+            }
+        }
+        self.deferred.push(DeferredDir {
+            path: rel.to_vec(),
+            mode: st.st_mode & 0o7777,
+            times: Timestamps {
+                last_access: Timespec {
+                    tv_sec: st.st_atime,
+                    tv_nsec: st.st_atime_nsec as _,
+                },
+                last_modification: Timespec {
+                    tv_sec: st.st_mtime,
+                    tv_nsec: st.st_mtime_nsec as _,
+                },
+            },
+        });
+        Ok(())
+    }
+
+    fn apply_member(&mut self, header: &Header, data: &mut dyn Read) -> Result<()> {
         if header.kind == EntryKind::GlobalHeader {
             return Ok(());
         }

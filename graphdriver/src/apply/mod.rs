@@ -57,6 +57,13 @@ pub struct ApplyOptions {
     /// Restore owners, device nodes and `trusted.*`/`security.*` xattrs (needs root). Without
     /// it files belong to the caller, device nodes are skipped and only `user.*` xattrs are set.
     pub privileged: bool,
+    /// The parent layers' directories, nearest first (overlay: the lower `diff/` dirs). A
+    /// directory the tar needs but does not list (a member `a/b/f` without `a/b/`, a whiteout's
+    /// parent) is created with the attributes of the same directory in the nearest parent that
+    /// has it, so the upper directory does not change the merged view's owner, mode or times.
+    /// Empty: such directories are created 0755, owned by the caller (also in `Delete` mode,
+    /// where the parent's directory is already in place).
+    pub lower_dirs: Vec<std::path::PathBuf>,
 }
 
 impl ApplyOptions {
@@ -66,6 +73,7 @@ impl ApplyOptions {
             whiteouts,
             layer_id: layer_id.into(),
             privileged: rustix::process::geteuid().is_root(),
+            lower_dirs: Vec::new(),
         }
     }
 }

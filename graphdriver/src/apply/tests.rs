@@ -324,3 +324,37 @@ fn sparse_members_keep_their_holes() {
     f.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"head");
 }
+
+#[test]
+fn implicit_directories_take_their_parent_layers_attributes() {
+    let fx = Fixture::new();
+    let lower = fx.layer.parent().unwrap().join("lower");
+    fs::create_dir_all(lower.join("a/b")).unwrap();
+    fs::set_permissions(lower.join("a/b"), fs::Permissions::from_mode(0o750)).unwrap();
+    rustix::fs::lsetxattr(
+        lower.join("a/b"),
+        "user.kept",
+        b"1",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    if is_root() {
+        std::os::unix::fs::lchown(lower.join("a/b"), Some(1000), Some(1000)).unwrap();
+    }
+    let mut opts = ApplyOptions::new("upper", WhiteoutMode::Overlay);
+    opts.lower_dirs = vec![lower.clone()];
+    let bytes = tar(&[file("a/b/c", b"c"), file("x/y", b"y")]);
+    let mut r = TarReader::new(&bytes[..], NullSink);
+    apply_tar(&fx.layer, &mut r, &opts).unwrap();
+    let md = fs::symlink_metadata(fx.layer.join("a/b")).unwrap();
+    assert_eq!(md.permissions().mode() & 0o7777, 0o750);
+    if is_root() {
+        assert_eq!((md.uid(), md.gid()), (1000, 1000));
+    }
+    let mut v = [0u8; 4];
+    let n = rustix::fs::lgetxattr(fx.layer.join("a/b"), "user.kept", &mut v[..]).unwrap();
+    assert_eq!(&v[..n], b"1");
+    // Not in any parent layer: the default.
+    let md = fs::symlink_metadata(fx.layer.join("x")).unwrap();
+    assert_eq!(md.permissions().mode() & 0o7777, 0o755);
+}
