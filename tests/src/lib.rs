@@ -4,3 +4,4 @@ pub mod archives;
 pub mod driver_suite;
 pub mod driver_suite_hostile;
 pub mod layers;
+pub mod raw_tar;
