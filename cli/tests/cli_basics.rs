@@ -189,3 +189,43 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+#[test]
+fn read_only_commands_work_beside_a_live_writer() {
+    let store = Store::new("vfs");
+    let (base, top) = two_layers();
+    common::assert_success(&["register"], &store.run_with_input(&["register"], &base));
+    // A writer that waits for its input holds the store.
+    let mut writer = std::process::Command::new(binary())
+        .arg("--root")
+        .arg(&store.root)
+        .args(["--driver", "vfs", "register", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = writer.stdin.take().unwrap();
+    // The writer has the store once it reads: wait until a second writer is refused.
+    let mut refused = String::new();
+    for _ in 0..100 {
+        let out = store.run_with_input(&["register"], &top);
+        if !out.status.success() {
+            refused = common::assert_failure(&["register"], &out);
+            break;
+        }
+        // The writer had not opened the store yet: undo this register and try again.
+        store.ok(&["rm", &sha256(&top)]);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(refused.contains("in use"), "{refused}");
+    // Meanwhile the read-only commands work.
+    assert_eq!(store.chain_ids().len(), 1);
+    assert_eq!(store.ok_bytes(&["export", &sha256(&base)]), base);
+    store.json(&["status"]);
+    std::io::Write::write_all(&mut input, &top).unwrap();
+    drop(input);
+    let out = writer.wait_with_output().unwrap();
+    common::assert_success(&["register", "-"], &out);
+    assert_eq!(store.chain_ids().len(), 2);
+}
