@@ -120,6 +120,21 @@ impl<W: Write> Ctx<'_, W> {
         if kind == EntryKind::Regular {
             meta.size = u64::try_from(st.st_size).unwrap_or(0);
             let mut f = tree::open_file(dir, &node.name).map_err(err_at("open", self.root, rel))?;
+            // Fewer blocks than bytes: there may be holes, which stay holes in the tar.
+            if (st.st_blocks as u64).saturating_mul(512) < meta.size {
+                let regions = data_regions(&f, meta.size).map_err(err_at(
+                    "find data regions",
+                    self.root,
+                    rel,
+                ))?;
+                let stored: u64 = regions.iter().map(|r| r.1).sum();
+                if stored < meta.size {
+                    return self
+                        .out
+                        .append_sparse(&meta, &regions, &f)
+                        .map_err(write_err(self.root));
+                }
+            }
             return self.out.append(&meta, &mut f).map_err(write_err(self.root));
         }
         self.out
@@ -226,6 +241,33 @@ pub fn write_changes_tar(layer: &Path, changes: &[Change], out: &mut dyn Write) 
     }
     ctx.out.finish().map_err(write_err(layer))?;
     Ok(())
+}
+
+/// The data regions (offset, length) of a file of `size` bytes, by `SEEK_DATA`/`SEEK_HOLE`; a
+/// file ending in a hole gets a final empty region at `size`, as GNU tar writes it. Where the
+/// filesystem cannot tell, the whole file is one region.
+fn data_regions(f: &std::fs::File, size: u64) -> std::result::Result<Vec<(u64, u64)>, Errno> {
+    use rustix::fs::{seek, SeekFrom};
+    let mut regions = Vec::new();
+    let mut off = 0;
+    while off < size {
+        let start = match seek(f, SeekFrom::Data(off)) {
+            Ok(p) => p.min(size),
+            Err(Errno::NXIO) => size,
+            Err(Errno::INVAL | Errno::NOTSUP) => return Ok(vec![(0, size)]),
+            Err(e) => return Err(e),
+        };
+        if start >= size {
+            break;
+        }
+        let end = seek(f, SeekFrom::Hole(start))?.min(size);
+        regions.push((start, end - start));
+        off = end;
+    }
+    if regions.last().is_none_or(|&(o, l)| o + l < size) {
+        regions.push((size, 0));
+    }
+    Ok(regions)
 }
 
 /// Opens the directory `rel` beneath `root` component by component, never through a symlink.
@@ -464,5 +506,47 @@ mod tests {
         .unwrap();
         let mut out = Vec::new();
         assert!(pipe.read_to_end(&mut out).is_err());
+    }
+
+    #[test]
+    fn sparse_files_stay_sparse_through_a_diff() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (p, l) = (tmp.path().join("p"), tmp.path().join("l"));
+        fs::create_dir(&p).unwrap();
+        fs::create_dir(&l).unwrap();
+        let f = fs::File::create(l.join("sparse")).unwrap();
+        f.set_len(512 << 20).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"middle", 100 << 20).unwrap();
+        drop(f);
+        let ch = crate::changes::changes_dirs(&l, Some(&p)).unwrap();
+        let mut out = Vec::new();
+        write_changes_tar(&l, &ch, &mut out).unwrap();
+        assert!(
+            out.len() < 1 << 20,
+            "the tar holds the holes: {} bytes",
+            out.len()
+        );
+        if let Ok(p) = std::env::var("SPARSE_TAR_OUT") {
+            fs::write(p, &out).unwrap();
+        }
+        let dst = tmp.path().join("dst");
+        fs::create_dir(&dst).unwrap();
+        let mut r = tar_split::TarReader::new(&out[..], tar_split::NullSink);
+        let opts = crate::apply::ApplyOptions::new("t", crate::apply::WhiteoutMode::Delete);
+        assert_eq!(
+            crate::apply::apply_tar(&dst, &mut r, &opts).unwrap(),
+            512 << 20
+        );
+        let md = fs::metadata(dst.join("sparse")).unwrap();
+        assert_eq!(md.len(), 512 << 20);
+        assert!(std::os::unix::fs::MetadataExt::blocks(&md) * 512 < 1 << 20);
+        let mut got = [0u8; 6];
+        std::os::unix::fs::FileExt::read_exact_at(
+            &fs::File::open(dst.join("sparse")).unwrap(),
+            &mut got,
+            100 << 20,
+        )
+        .unwrap();
+        assert_eq!(&got, b"middle");
     }
 }

@@ -130,13 +130,86 @@ impl<W: Write> TarWriter<W> {
     /// Writes one member: its header (preceded by a PAX header when needed) and `meta.size` bytes
     /// of `data` (an error if `data` holds fewer), padded to the block size.
     pub fn append(&mut self, meta: &EntryMeta, data: &mut dyn Read) -> io::Result<()> {
+        self.header(meta, &[], None, meta.size)?;
+        self.copy_data(meta, data, meta.size)
+    }
+
+    /// Writes a regular file whose content has holes as a GNU PAX 1.0 sparse member: only the
+    /// `regions` (offset, length; sorted, within `meta.size`) are stored, read from `file`, and a
+    /// reader restores the holes. `meta.size` is the file's logical size.
+    pub fn append_sparse(
+        &mut self,
+        meta: &EntryMeta,
+        regions: &[(u64, u64)],
+        file: &std::fs::File,
+    ) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut map = format!("{}\n", regions.len()).into_bytes();
+        for (offset, len) in regions {
+            map.extend_from_slice(format!("{offset}\n{len}\n").as_bytes());
+        }
+        map.resize(map.len().div_ceil(BLOCK) * BLOCK, 0);
+        let data_len: u64 = regions.iter().map(|r| r.1).sum();
+        let base = meta
+            .path
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or(&meta.path);
+        let mut name = b"GNUSparseFile.0/".to_vec();
+        name.extend_from_slice(base);
+        name.truncate(100);
+        let real = meta.size.to_string();
+        let records: [(&[u8], &[u8]); 4] = [
+            (b"GNU.sparse.major", b"1"),
+            (b"GNU.sparse.minor", b"0"),
+            (b"GNU.sparse.name", &meta.path),
+            (b"GNU.sparse.realsize", real.as_bytes()),
+        ];
+        let total = map.len() as u64 + data_len;
+        self.header(meta, &records, Some(&name), total)?;
+        self.put(&map)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        for &(offset, len) in regions {
+            let mut done = 0u64;
+            while done < len {
+                let want = (len - done).min(buf.len() as u64) as usize;
+                let n = file.read_at(&mut buf[..want], offset + done)?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "{}: shrank while being written",
+                            String::from_utf8_lossy(&meta.path)
+                        ),
+                    ));
+                }
+                self.put(&buf[..n])?;
+                done += n as u64;
+            }
+        }
+        self.pad(total)
+    }
+
+    /// Writes the header block (preceded by a PAX header when needed) of `meta`, with `name` in
+    /// place of its path and `size` in place of its size when given, plus `extra` PAX records.
+    fn header(
+        &mut self,
+        meta: &EntryMeta,
+        extra: &[(&[u8], &[u8])],
+        name: Option<&[u8]>,
+        size: u64,
+    ) -> io::Result<()> {
         let mut block = [0u8; BLOCK];
         let mut pax = Vec::new();
-        if meta.path.len() > 100 {
-            pax_record(&mut pax, b"path", &meta.path);
+        for (k, v) in extra {
+            pax_record(&mut pax, k, v);
         }
-        let name_len = meta.path.len().min(100);
-        block[..name_len].copy_from_slice(&meta.path[..name_len]);
+        let path = name.unwrap_or(&meta.path);
+        if path.len() > 100 {
+            pax_record(&mut pax, b"path", path);
+        }
+        let name_len = path.len().min(100);
+        block[..name_len].copy_from_slice(&path[..name_len]);
         if meta.link_name.len() > 100 {
             pax_record(&mut pax, b"linkpath", &meta.link_name);
         }
@@ -151,8 +224,8 @@ impl<W: Write> TarWriter<W> {
             pax_record(&mut pax, b"gid", meta.gid.to_string().as_bytes());
             octal(&mut block[116..124], 0);
         }
-        if !octal(&mut block[124..136], meta.size) {
-            pax_record(&mut pax, b"size", meta.size.to_string().as_bytes());
+        if !octal(&mut block[124..136], size) {
+            pax_record(&mut pax, b"size", size.to_string().as_bytes());
             octal(&mut block[124..136], 0);
         }
         match u64::try_from(meta.mtime) {
@@ -190,11 +263,14 @@ impl<W: Write> TarWriter<W> {
             self.pad(pax.len() as u64)?;
         }
         checksum(&mut block);
-        self.put(&block)?;
+        self.put(&block)
+    }
+
+    fn copy_data(&mut self, meta: &EntryMeta, data: &mut dyn Read, size: u64) -> io::Result<()> {
         let mut copied = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
-        while copied < meta.size {
-            let want = (meta.size - copied).min(buf.len() as u64) as usize;
+        while copied < size {
+            let want = (size - copied).min(buf.len() as u64) as usize;
             let n = data.read(&mut buf[..want])?;
             if n == 0 {
                 return Err(io::Error::new(
@@ -209,7 +285,7 @@ impl<W: Write> TarWriter<W> {
             self.put(&buf[..n])?;
             copied += n as u64;
         }
-        self.pad(meta.size)
+        self.pad(size)
     }
 
     /// Writes raw bytes into the stream (tests use it to forge malformed archives).
