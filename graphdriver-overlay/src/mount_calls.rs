@@ -427,4 +427,26 @@ mod tests {
     fn real_legacy_mount_with_relative_paths() {
         real_mount_round_trip(true, false);
     }
+
+    #[test]
+    fn real_new_api_failure_names_the_step_and_the_kernel_message() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root to mount");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("m")).unwrap();
+        let mount = OverlayMount {
+            lowers: vec!["missing".into()],
+            upper_work: None,
+            options: vec![],
+        };
+        match KernelMounts.mount_new_api(tmp.path(), &mount, &tmp.path().join("m")) {
+            Err(NewApiError::Failed(err)) => {
+                let text = err.to_string();
+                assert!(text.contains("lowerdir+"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
