@@ -42,26 +42,22 @@ impl<'a> Input<'a> {
         }
     }
 
-    fn read_inner(&mut self, into_buf: bool, out: &mut [u8]) -> Result<usize, Error> {
+    /// One `read` of the inner reader into `out` (retrying on `EINTR`); 0 marks the end.
+    fn read_inner(
+        inner: &mut dyn Read,
+        out: &mut [u8],
+        offset: u64,
+        eof: &mut bool,
+    ) -> Result<usize, Error> {
         loop {
-            let r = if into_buf {
-                self.inner.read(&mut self.buf)
-            } else {
-                self.inner.read(out)
-            };
-            match r {
+            match inner.read(out) {
                 Ok(0) => {
-                    self.eof = true;
+                    *eof = true;
                     return Ok(0);
                 }
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(Error::Io {
-                        offset: self.offset,
-                        source,
-                    })
-                }
+                Err(source) => return Err(Error::Io { offset, source }),
             }
         }
     }
@@ -69,7 +65,7 @@ impl<'a> Input<'a> {
     /// The buffered bytes, refilling when empty; empty only at the end of the input.
     pub fn fill(&mut self) -> Result<&[u8], Error> {
         if self.start == self.end && !self.eof {
-            let n = self.read_inner(true, &mut [])?;
+            let n = Self::read_inner(&mut *self.inner, &mut self.buf, self.offset, &mut self.eof)?;
             self.start = 0;
             self.end = n;
         }
@@ -87,7 +83,7 @@ impl<'a> Input<'a> {
     /// for big reads. Returns 0 only at the end of the input.
     pub fn read_data(&mut self, out: &mut [u8]) -> Result<usize, Error> {
         if self.start == self.end && out.len() >= DIRECT_MIN && !self.eof {
-            let n = self.read_inner(false, out)?;
+            let n = Self::read_inner(&mut *self.inner, out, self.offset, &mut self.eof)?;
             self.offset += n as u64;
             return Ok(n);
         }

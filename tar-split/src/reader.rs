@@ -99,6 +99,7 @@ impl<'a> TarReader<'a> {
     /// The next member's header (extension headers merged), or `None` at the end of the archive
     /// (end-of-archive blocks, or the end of the input at a member boundary). Any unread data of
     /// the previous member is read (and checksummed) first.
+    // Not `Iterator::next`: it fails, and the reader is also the `Read` of the member's data.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Header>, Error> {
         if self.failed {
