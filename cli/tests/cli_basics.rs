@@ -206,18 +206,17 @@ fn read_only_commands_work_beside_a_live_writer() {
         .spawn()
         .unwrap();
     let mut input = writer.stdin.take().unwrap();
-    // The writer has the store once it reads: wait until a second writer is refused.
-    let mut refused = String::new();
-    for _ in 0..100 {
-        let out = store.run_with_input(&["register"], &top);
-        if !out.status.success() {
-            refused = common::assert_failure(&["register"], &out);
+    // The writer holds the store once its pid is in metadata.pid.
+    let pid_file = store.root.join("metadata.pid");
+    let pid = writer.id().to_string();
+    for _ in 0..200 {
+        let held = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if held.trim() == pid {
             break;
         }
-        // The writer had not opened the store yet: undo this register and try again.
-        store.ok(&["rm", &sha256(&top)]);
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(25));
     }
+    let refused = store.fails(&["register", "/dev/null"]);
     assert!(refused.contains("in use"), "{refused}");
     // Meanwhile the read-only commands work.
     assert_eq!(store.chain_ids().len(), 1);
