@@ -193,3 +193,29 @@ fn gnu_incremental_dumpdirs_are_data_bearing_directories() {
         .iter()
         .any(|e| matches!(e, tar_split::Entry::File(f) if f.name == b"./d/" && f.size == d.size)));
 }
+
+#[test]
+fn big_reads_bypass_the_buffer_and_record_the_same_entries() {
+    use store_tests::raw_tar::{eoa, member};
+    let data: Vec<u8> = (0..(3 << 20) + 123u32).map(|i| (i % 241) as u8).collect();
+    let mut tar = member(b"big", b'0', &data);
+    tar.extend(member(b"small", b'0', b"s"));
+    tar.extend(eoa());
+    let (skipped, reference) = read_all(&tar, |_, _| Vec::new());
+    assert_eq!(skipped.len(), 2);
+    let (read, big) = read_all(&tar, |tr, _| {
+        let mut d = Vec::new();
+        let mut buf = vec![0u8; 128 << 10];
+        loop {
+            let n = tr.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            d.extend_from_slice(&buf[..n]);
+        }
+        d
+    });
+    assert_eq!(big.entries, reference.entries);
+    assert!(read[0].1 == data);
+    assert_eq!(read[1].1, b"s");
+}
