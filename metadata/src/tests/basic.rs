@@ -385,3 +385,48 @@ fn a_batch_commits_all_or_nothing() {
     store.commit_batch(Vec::new()).unwrap();
     assert_eq!(store.layers().unwrap().len(), 3);
 }
+
+#[test]
+fn point_reads_on_other_threads_see_each_change_once_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (tx, rx) = std::sync::mpsc::channel::<(ChainId, Option<LayerState>)>();
+    let (ack_tx, ack) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let reader = &store;
+        s.spawn(move || {
+            for (id, expected) in rx {
+                // The writer waits for this check before its next change.
+                // Warm the snapshot, as a busy reader would have it.
+                let seen = reader.layer(&id).unwrap().map(|r| r.state);
+                assert_eq!(seen, expected, "{id}");
+                let m = reader.mount("m").unwrap().map(|m| m.mount_id);
+                assert_eq!(m.as_deref(), expected.map(|_| id.as_str()));
+                ack_tx.send(()).unwrap();
+            }
+        });
+        let mut send = |msg| {
+            tx.send(msg).unwrap();
+            ack.recv().unwrap();
+        };
+        for n in 0..30 {
+            let id = commit(&store, n, None, b"");
+            let mount = |mount_id: String| MountRecord {
+                name: "m".into(),
+                mount_id,
+                init_id: None,
+                parent: None,
+                created_unix_nanos: 0,
+            };
+            store.set_mount(&mount(id.to_string())).unwrap();
+            send((id.clone(), Some(LayerState::Committed)));
+            store.set_state(&id, LayerState::Removing).unwrap();
+            send((id.clone(), Some(LayerState::Removing)));
+            store.remove_layer(&id).unwrap();
+            store.remove_mount("m").unwrap();
+            send((id, None));
+        }
+        drop(send);
+        drop(tx);
+    });
+}
