@@ -8,6 +8,7 @@ mod image;
 mod output;
 mod progress;
 mod root;
+mod tar_count;
 mod write_out;
 
 use clap::Parser as _;

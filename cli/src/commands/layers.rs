@@ -12,7 +12,7 @@ use tar_split::{Entry, EntrySink as _};
 use super::{parse_chain, Ctx};
 use crate::error::CliError;
 use crate::output::{self, InspectJson, LayerJson, RemovedJson, TarSplitJson};
-use crate::progress;
+use crate::progress::Progress;
 use crate::write_out::write_stream;
 
 /// Prints a registered layer: its ChainID, or the register object in JSON.
@@ -46,9 +46,9 @@ pub fn register(ctx: &Ctx, parent: Option<&str>, file: Option<PathBuf>) -> Resul
         ),
     };
     let store = ctx.open_writable()?;
-    let bar = progress::bytes(format!("registering {name}"), total);
-    let layer = store.register(bar.wrap_read(input), parent.as_ref());
-    bar.finish_and_clear();
+    let progress = Progress::new(format!("registering {name}"), total, true);
+    let layer = store.register(progress.wrap_read(input), parent.as_ref());
+    progress.finish();
     let layer = layer?;
     print_layer(ctx, &store, layer.chain_id())
 }
@@ -125,10 +125,10 @@ pub fn export(
         None => layer.tar_stream()?,
         Some(ancestor) => layer.tar_stream_from(Some(ancestor))?,
     };
-    let bar = progress::bytes(format!("exporting {chain_id}"), None);
-    let mut reader = bar.wrap_read(stream);
+    let progress = Progress::new(format!("exporting {chain_id}"), None, true);
+    let mut reader = progress.wrap_read(stream);
     let written = write_stream(&mut reader, output_path);
-    bar.finish_and_clear();
+    progress.finish();
     written.map(|_| ())
 }
 

@@ -14,7 +14,7 @@ use crate::image::{
     read_image, BlobDigest, HashingReader, Image, ImageError, ImagePlan, ImageSource, PlannedLayer,
 };
 use crate::output::{self, LayerJson};
-use crate::progress;
+use crate::progress::Progress;
 
 /// `load FILE|DIR`.
 pub fn load(ctx: &Ctx, image: &Path) -> Result<(), CliError> {
@@ -91,9 +91,10 @@ fn register_layer(
             path: layer.path.clone(),
         })?;
     let mut hashing = HashingReader::new(blob);
-    let bar = progress::bytes(
+    let progress = Progress::new(
         format!("{} ({}): {what}", plan.name, image.format),
         Some(blob_size),
+        false,
     );
     let descriptor = layer.descriptor.as_ref().map(|d| Descriptor {
         media_type: d.media_type.clone(),
@@ -103,8 +104,8 @@ fn register_layer(
         annotations: d.annotations.clone(),
     });
     let registered =
-        store.register_with_descriptor(bar.wrap_read(&mut hashing), parent, descriptor);
-    bar.finish_and_clear();
+        store.register_with_descriptor(progress.wrap_read(&mut hashing), parent, descriptor);
+    progress.finish();
     // The blob's digest is checked whether or not the store took it: a tampered blob usually
     // fails as a malformed tar too, and the digest says what really happened.
     let (digest, size) = hashing
