@@ -405,7 +405,7 @@ fn point_reads_on_other_threads_see_each_change_once_it_returns() {
                 ack_tx.send(()).unwrap();
             }
         });
-        let mut send = |msg| {
+        let send = |msg| {
             tx.send(msg).unwrap();
             ack.recv().unwrap();
         };
@@ -426,7 +426,6 @@ fn point_reads_on_other_threads_see_each_change_once_it_returns() {
             store.remove_mount("m").unwrap();
             send((id, None));
         }
-        drop(send);
         drop(tx);
     });
 }
