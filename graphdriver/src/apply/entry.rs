@@ -30,7 +30,10 @@ const COPY_BUF: usize = 256 * 1024;
 struct DeferredDir {
     path: Vec<u8>,
     mode: u32,
-    times: Timestamps,
+    /// `None`: keep the times (a mode restored after making the directory writable).
+    times: Option<Timestamps>,
+    /// Set by the directory's own member: applied after any other entry for the same path.
+    from_header: bool,
 }
 
 /// Applies tar members one at a time to a layer directory (see the module's security notes).
@@ -75,7 +78,7 @@ impl<'o> Applier<'o> {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             opts,
-            walker: Walker::new(root),
+            walker: Walker::new(root, !opts.privileged),
             buf: Vec::new(),
             deferred: Vec::new(),
             unpacked: HashSet::new(),
@@ -160,7 +163,8 @@ impl<'o> Applier<'o> {
         self.deferred.push(DeferredDir {
             path: rel.to_vec(),
             mode: st.st_mode & 0o7777,
-            times: Timestamps {
+            from_header: false,
+            times: Some(Timestamps {
                 last_access: Timespec {
                     tv_sec: st.st_atime,
                     tv_nsec: st.st_atime_nsec as _,
@@ -169,7 +173,7 @@ impl<'o> Applier<'o> {
                     tv_sec: st.st_mtime,
                     tv_nsec: st.st_mtime_nsec as _,
                 },
-            },
+            }),
         });
         Ok(())
     }
@@ -230,7 +234,18 @@ impl<'o> Applier<'o> {
         let mut deferred = std::mem::take(&mut self.deferred);
         // Deepest first (a path sorts after its ancestors): a directory left without search
         // permission for the caller is closed only after everything below it is done.
-        deferred.sort_by(|a, b| b.path.cmp(&a.path));
+        deferred.extend(
+            self.walker
+                .made_writable
+                .drain(..)
+                .map(|(path, mode)| DeferredDir {
+                    path,
+                    mode,
+                    times: None,
+                    from_header: false,
+                }),
+        );
+        deferred.sort_by(|a, b| b.path.cmp(&a.path).then(a.from_header.cmp(&b.from_header)));
         for d in &deferred {
             let comps = clean(&d.path);
             let fd = match self.walker.dir(&comps, false) {
@@ -250,7 +265,7 @@ impl<'o> Applier<'o> {
                 }
             };
             let r = rfs::fchmod(&fd, Mode::from_raw_mode(d.mode & 0o7777))
-                .and_then(|()| rfs::futimens(&fd, &d.times));
+                .and_then(|()| d.times.as_ref().map_or(Ok(()), |t| rfs::futimens(&fd, t)));
             if let Err(e) = r {
                 return Err(DriverError::Apply {
                     id: self.opts.layer_id.clone(),
@@ -447,7 +462,8 @@ impl<'o> Applier<'o> {
         self.deferred.push(DeferredDir {
             path: join(comps),
             mode: header.mode,
-            times: Self::times(header),
+            times: Some(Self::times(header)),
+            from_header: true,
         });
         self.walker.push(depth, name, fd);
         Ok(())
@@ -485,7 +501,8 @@ impl<'o> Applier<'o> {
         self.deferred.push(DeferredDir {
             path: Vec::new(),
             mode: header.mode,
-            times: Self::times(header),
+            times: Some(Self::times(header)),
+            from_header: true,
         });
         Ok(())
     }
@@ -667,6 +684,9 @@ impl<'o> Applier<'o> {
                     }) => return Ok(()),
                     Err(e) => return Err(self.walk_err(header, e)),
                 };
+                self.walker
+                    .ensure_writable(dir.as_fd(), dirs)
+                    .map_err(|e| self.walk_err(header, e))?;
                 self.clear_name(header, dir.as_fd(), dirs.len(), target)
             }
         }
@@ -703,6 +723,9 @@ impl<'o> Applier<'o> {
                     }) => return Ok(()),
                     Err(e) => return Err(self.walk_err(header, e)),
                 };
+                self.walker
+                    .ensure_writable(fd.as_fd(), dirs)
+                    .map_err(|e| self.walk_err(header, e))?;
                 self.walker.forget_below(dirs.len());
                 let prefix = join(dirs);
                 self.clear_lower(header, fd.as_fd(), prefix)

@@ -358,3 +358,34 @@ fn implicit_directories_take_their_parent_layers_attributes() {
     let md = fs::symlink_metadata(fx.layer.join("x")).unwrap();
     assert_eq!(md.permissions().mode() & 0o7777, 0o755);
 }
+
+#[test]
+fn unprivileged_applies_into_read_only_parent_directories() {
+    let fx = Fixture::new();
+    fs::create_dir_all(fx.layer.join("ro/keep")).unwrap();
+    fs::write(fx.layer.join("ro/gone"), b"g").unwrap();
+    for d in ["ro/keep", "ro"] {
+        fs::set_permissions(fx.layer.join(d), fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let mut opts = ApplyOptions::new("unprivileged", WhiteoutMode::Delete);
+    opts.privileged = false;
+    let bytes = tar(&[
+        file("ro/new", b"n"),
+        file("ro/sub/x", b"x"),
+        file("ro/keep/y", b"y"),
+        file("ro/.wh.gone", b""),
+    ]);
+    let mut r = TarReader::new(&bytes[..], NullSink);
+    apply_tar(&fx.layer, &mut r, &opts).unwrap();
+    for d in ["ro", "ro/keep"] {
+        let mode = fs::symlink_metadata(fx.layer.join(d))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o555, "{d}");
+    }
+    assert_eq!(fs::read(fx.layer.join("ro/sub/x")).unwrap(), b"x");
+    assert_eq!(fs::read(fx.layer.join("ro/keep/y")).unwrap(), b"y");
+    assert!(!fx.layer.join("ro/gone").exists());
+    crate::fsutil::remove_all(&fx.layer).unwrap();
+}

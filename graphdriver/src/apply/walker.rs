@@ -30,15 +30,54 @@ pub(crate) struct Walker {
     stack: Vec<(Vec<u8>, Arc<OwnedFd>)>,
     /// Directories created implicitly (missing parents), as cleaned paths.
     pub(crate) created: Vec<Vec<u8>>,
+    /// Make directories the caller owns writable when they are not (unprivileged applies over a
+    /// parent layer's read-only directories); their modes before, by cleaned path.
+    fix_perms: bool,
+    checked: std::collections::HashSet<Vec<u8>>,
+    pub(crate) made_writable: Vec<(Vec<u8>, u32)>,
 }
 
 impl Walker {
-    pub(crate) fn new(root: OwnedFd) -> Self {
+    pub(crate) fn new(root: OwnedFd, fix_perms: bool) -> Self {
         Self {
             root: Arc::new(root),
             stack: Vec::new(),
             created: Vec::new(),
+            fix_perms,
+            checked: std::collections::HashSet::new(),
+            made_writable: Vec::new(),
         }
+    }
+
+    /// With `fix_perms`, makes the directory `fd` at `path` writable and searchable by its owner
+    /// (once per directory), remembering its mode to restore it at the end.
+    pub(crate) fn ensure_writable(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        path: &[&[u8]],
+    ) -> Result<(), WalkError> {
+        if !self.fix_perms {
+            return Ok(());
+        }
+        let key = crate::apply::path::join(path);
+        if self.checked.contains(&key) {
+            return Ok(());
+        }
+        let st = rfs::fstat(fd).map_err(|errno| WalkError {
+            errno,
+            what: "stat directory",
+        })?;
+        if st.st_mode & 0o300 != 0o300 {
+            rfs::fchmod(fd, Mode::from_raw_mode((st.st_mode | 0o700) & 0o7777)).map_err(
+                |errno| WalkError {
+                    errno,
+                    what: "make directory writable",
+                },
+            )?;
+            self.made_writable.push((key.clone(), st.st_mode & 0o7777));
+        }
+        self.checked.insert(key);
+        Ok(())
     }
 
     pub(crate) fn root(&self) -> Arc<OwnedFd> {
@@ -59,11 +98,17 @@ impl Walker {
         for depth in common..dirs.len() {
             let name = dirs[depth];
             let parent = match self.stack.last() {
-                Some((_, fd)) => fd.as_fd(),
-                None => self.root.as_fd(),
+                Some((_, fd)) => fd.clone(),
+                None => self.root.clone(),
             };
-            let fd = open_subdir(parent, name, create)
-                .map_err(|(errno, what)| WalkError { errno, what })?;
+            let fd = match open_subdir(parent.as_fd(), name, create) {
+                Err((Errno::ACCESS, _)) if create && self.fix_perms => {
+                    self.ensure_writable(parent.as_fd(), &dirs[..depth])?;
+                    open_subdir(parent.as_fd(), name, create)
+                }
+                other => other,
+            }
+            .map_err(|(errno, what)| WalkError { errno, what })?;
             if let Some(made) = fd.1 {
                 if made {
                     self.created.push(crate::apply::path::join(&dirs[..=depth]));
@@ -71,10 +116,15 @@ impl Walker {
             }
             self.stack.push((name.to_vec(), Arc::new(fd.0)));
         }
-        Ok(match self.stack.last() {
+        let fd = match self.stack.last() {
             Some((_, fd)) => fd.clone(),
             None => self.root.clone(),
-        })
+        };
+        if create {
+            // The caller is about to create or replace something in it.
+            self.ensure_writable(fd.as_fd(), dirs)?;
+        }
+        Ok(fd)
     }
 
     /// Records that the directory `name` was just opened as `fd` inside the directory last
