@@ -1,7 +1,7 @@
 //! The layer commands: register, ls, inspect, export, tar-split, rm.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, IsTerminal as _, Read, Write};
 use std::path::{Path, PathBuf};
 
 use layer_store::{ChainId, LayerInfo, Store, StoreError};
@@ -39,11 +39,18 @@ pub fn register(ctx: &Ctx, parent: Option<&str>, file: Option<PathBuf>) -> Resul
             let len = file.metadata().map_err(open_err)?.len();
             (Box::new(file), Some(len), path.display().to_string())
         }
-        _ => (
-            Box::new(std::io::stdin()),
-            None,
-            "standard input".to_owned(),
-        ),
+        _ => {
+            if std::io::stdin().is_terminal() {
+                return Err(CliError::Usage(
+                    "register: give a layer tar FILE, or pipe one to standard input".to_owned(),
+                ));
+            }
+            (
+                Box::new(std::io::stdin()),
+                None,
+                "standard input".to_owned(),
+            )
+        }
     };
     let store = ctx.open_writable()?;
     let progress = Progress::new(format!("registering {name}"), total, true);

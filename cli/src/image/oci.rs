@@ -20,8 +20,12 @@ const MANIFEST_TYPES: [&str; 2] = [
 ];
 /// Indexes nested deeper than this are refused (a loop of indexes would never end).
 const MAX_INDEX_DEPTH: usize = 4;
-/// The annotation naming an image in an index.
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The annotations naming an image in an index, preferred first: containerd's (and Docker's)
+/// full name, then the OCI reference name (often only a tag).
+const NAME_ANNOTATIONS: [&str; 2] = [
+    "io.containerd.image.name",
+    "org.opencontainers.image.ref.name",
+];
 
 #[derive(Debug, Deserialize)]
 struct Index {
@@ -177,10 +181,9 @@ fn plan_manifest(source: &dyn ImageSource, desc: &OciDescriptor) -> Result<Image
             }),
         });
     }
-    let name = desc
-        .annotations
-        .get(REF_NAME)
-        .cloned()
+    let name = NAME_ANNOTATIONS
+        .iter()
+        .find_map(|key| desc.annotations.get(*key).cloned())
         .unwrap_or_else(|| manifest_digest.to_string());
     Ok(ImagePlan { name, layers })
 }
