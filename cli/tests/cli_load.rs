@@ -215,3 +215,59 @@ fn oci_layout_compressed_tar_loads() {
     assert_eq!(inspect["children"], 1);
     assert_eq!(inspect["driver"], "vfs");
 }
+
+#[test]
+fn docker25_archive_blobs_are_checked_against_their_paths() {
+    let store = Store::new("vfs");
+    let image = three_layer_image([Compression::None, Compression::None, Compression::Gzip]);
+    let tree = store.scratch("docker25");
+    image.write_docker25_dir(&tree, "test:25");
+    load_and_check(&store, &tree, &image);
+
+    let store = Store::new("vfs");
+    let blob = sha256(&image.blobs()[2]);
+    let path = tree.join("blobs/sha256").join(&blob["sha256:".len()..]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 20;
+    bytes[last] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let err = store.fails(&["load", tree.to_str().unwrap()]);
+    assert!(err.contains("layer 3 of 3") && err.contains(&blob), "{err}");
+    assert_eq!(store.chain_ids(), Vec::<String>::new());
+}
+
+#[test]
+fn an_archive_of_two_images_loads_both_and_a_failure_in_the_second_undoes_the_first() {
+    let store = Store::new("vfs");
+    let full = three_layer_image([Compression::None, Compression::Gzip, Compression::Zstd]);
+    let small = TestImage {
+        layers: full.layers[..2].to_vec(),
+        compression: full.compression[..2].to_vec(),
+    };
+    let tree = store.scratch("two");
+    full.write_blobs(&tree);
+    small.write_blobs(&tree);
+    let manifest = serde_json::json!([
+        small.docker_manifest_entry("small:1"),
+        full.docker_manifest_entry("full:1"),
+    ]);
+    std::fs::write(tree.join("manifest.json"), manifest.to_string()).unwrap();
+    let printed = store.ok(&["load", tree.to_str().unwrap()]);
+    let chains = full.chain_ids();
+    let expected = [&chains[..2], &chains[..]].concat();
+    assert_eq!(printed.lines().collect::<Vec<_>>(), expected);
+    assert_eq!(store.chain_ids().len(), 3);
+
+    // The same archive with the second image's top blob damaged: nothing stays.
+    let store = Store::new("vfs");
+    let top = sha256(&full.blobs()[2]);
+    std::fs::write(
+        tree.join("blobs/sha256").join(&top["sha256:".len()..]),
+        b"junk",
+    )
+    .unwrap();
+    let err = store.fails(&["load", tree.to_str().unwrap()]);
+    assert!(err.contains("layer 3 of 3"), "{err}");
+    assert_eq!(store.chain_ids(), Vec::<String>::new());
+    assert_eq!(store.driver_dirs(), Vec::<String>::new());
+}

@@ -135,7 +135,8 @@ impl TestImage {
             .collect()
     }
 
-    fn config(&self) -> Vec<u8> {
+    /// The image config: `rootfs.diff_ids` and little else.
+    pub fn config(&self) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({
             "architecture": "amd64",
             "os": "linux",
@@ -217,6 +218,44 @@ impl TestImage {
         });
         std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
         std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    }
+}
+
+impl TestImage {
+    /// Writes what Docker 25 and later `docker save`: an OCI layout plus a `manifest.json` whose
+    /// config and layers are `blobs/sha256/<hex>` paths.
+    pub fn write_docker25_dir(&self, dir: &Path, tag: &str) {
+        self.write_oci_dir(dir, tag);
+        let manifest = serde_json::json!([self.docker_manifest_entry(tag)]);
+        std::fs::write(
+            dir.join("manifest.json"),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// This image's `manifest.json` entry in a Docker 25 archive (its blobs written by
+    /// [`TestImage::write_oci_dir`] or [`TestImage::write_blobs`]).
+    pub fn docker_manifest_entry(&self, tag: &str) -> serde_json::Value {
+        let blob_path =
+            |bytes: &[u8]| format!("blobs/sha256/{}", &sha256(bytes)["sha256:".len()..]);
+        let layers: Vec<String> = self.blobs().iter().map(|b| blob_path(b)).collect();
+        serde_json::json!({
+            "Config": blob_path(&self.config()),
+            "RepoTags": [tag],
+            "Layers": layers,
+        })
+    }
+
+    /// Writes this image's config and layer blobs under `dir/blobs/sha256`.
+    pub fn write_blobs(&self, dir: &Path) {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let mut all = self.blobs();
+        all.push(self.config());
+        for b in all {
+            std::fs::write(blobs.join(&sha256(&b)["sha256:".len()..]), &b).unwrap();
+        }
     }
 }
 
