@@ -389,3 +389,36 @@ fn unprivileged_applies_into_read_only_parent_directories() {
     assert!(!fx.layer.join("ro/gone").exists());
     crate::fsutil::remove_all(&fx.layer).unwrap();
 }
+
+#[test]
+fn device_nodes_only_when_privileged() {
+    let fx = Fixture::new();
+    let mut dev = node(EntryKind::CharDevice, "null", "");
+    dev.0.dev = (1, 3);
+    dev.0.mode = 0o666;
+    let mut blk = node(EntryKind::BlockDevice, "loop9", "");
+    blk.0.dev = (7, 9);
+    let bytes = tar(&[dev, blk]);
+    let mut opts = ApplyOptions::new("dev", WhiteoutMode::Delete);
+    opts.privileged = false;
+    let mut r = TarReader::new(&bytes[..], NullSink);
+    apply_tar(&fx.layer, &mut r, &opts).unwrap();
+    assert!(
+        !fx.layer.join("null").exists(),
+        "unprivileged applies leave devices out"
+    );
+    if !is_root() {
+        eprintln!("skipped the privileged half: mknod needs root");
+        return;
+    }
+    opts.privileged = true;
+    let mut r = TarReader::new(&bytes[..], NullSink);
+    apply_tar(&fx.layer, &mut r, &opts).unwrap();
+    let md = fs::symlink_metadata(fx.layer.join("null")).unwrap();
+    assert!(md.file_type().is_char_device());
+    assert_eq!(md.rdev(), rustix::fs::makedev(1, 3));
+    assert_eq!(md.permissions().mode() & 0o7777, 0o666);
+    let md = fs::symlink_metadata(fx.layer.join("loop9")).unwrap();
+    assert!(md.file_type().is_block_device());
+    assert_eq!(md.rdev(), rustix::fs::makedev(7, 9));
+}
