@@ -74,6 +74,12 @@ impl CliError {
         }
     }
 
+    /// Whether this is a write into a closed pipe (`layer-store export X | head`): the reader
+    /// went away on purpose, so the command ends quietly, as if killed by SIGPIPE.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -16,6 +16,10 @@ use clap::Parser as _;
 fn main() {
     let cli = args::Cli::parse();
     if let Err(err) = commands::run(cli) {
+        if err.is_broken_pipe() {
+            // 128 + SIGPIPE, what a shell reports for a process the signal ended.
+            std::process::exit(141);
+        }
         eprintln!("layer-store: {}", error::one_line(&err));
         std::process::exit(err.exit_code());
     }
