@@ -49,6 +49,7 @@ macro_rules! driver_suite_tests {
             changes_list,
             diff_size,
             stacked_128_layers,
+            members_in_unlisted_directories,
         );
     };
     (@cases $factory:path, $tmp:expr; $($case:ident),* $(,)?) => {
@@ -654,6 +655,26 @@ pub mod cases {
                 .expect("diff size"),
             60
         );
+    }
+
+    /// A layer whose tar adds a file and a whiteout in directories it does not list (no `home/`
+    /// or `home/user/` members): the directories keep the lower layer's owner, mode and xattrs.
+    pub fn members_in_unlisted_directories(s: &mut Suite) {
+        let ids = s.chain(&[
+            tar(&[
+                M::dir("home").mode(0o751),
+                M::dir("home/user")
+                    .mode(0o700)
+                    .owner(1000, 1000)
+                    .xattr("user.d", b"1"),
+                M::file("home/user/f", b"f"),
+                M::dir("var").mode(0o750),
+                M::dir("var/log").mode(0o1777),
+                M::file("var/log/old", b"o"),
+            ]),
+            tar(&[M::file("home/user/new", b"n"), M::whiteout("var/log/old")]),
+        ]);
+        s.check_against_oracle(&ids[1]);
     }
 
     /// 128 layers, each adding a file, rewriting a shared one and deleting its predecessor's.
