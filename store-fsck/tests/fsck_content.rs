@@ -131,3 +131,38 @@ fn damaged_tar_split_data_is_found_and_the_layer_removed() {
         assert_eq!(fx.assert_clean_and_exact(), 1, "{name}");
     }
 }
+
+/// A read-write layer on a damaged layer: kept without `--force` (it holds a container's data),
+/// removed with it, before the layer it stands on.
+#[test]
+fn force_removes_read_write_layers_above_a_damaged_layer() {
+    let mut fx = Fixture::new("vfs");
+    let ids = fx.chain(&[BASE, TOP]);
+    let store = fx.open();
+    let rw = store
+        .create_rw_layer("ctr", Some(&ids[1]), layer_store::RwLayerOpts::default())
+        .unwrap();
+    drop(rw);
+    drop(store);
+    std::fs::remove_file(fx.files_dir(&ids[1]).join("app/main")).unwrap();
+    let (code, json) = fx.fsck(&["--deep", "--repair"]);
+    assert_eq!(code, 4, "{json:#}");
+    assert_eq!(
+        codes(&json["repair"]["remaining"]),
+        vec!["content-mismatch"]
+    );
+    let (code, json) = fx.fsck(&["--deep", "--repair", "--force"]);
+    assert_eq!(code, 1, "{json:#}");
+    let plan: Vec<String> = json["repair"]["passes"][0]["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["object"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        plan,
+        vec!["ctr".to_owned(), ids[1].to_string()],
+        "read-write layer first"
+    );
+    assert_eq!(fx.assert_clean_and_exact(), 1);
+}
