@@ -46,6 +46,8 @@ macro_rules! hostile_tar_tests {
             garbage,
             trusted_overlay_xattr,
             user_overlay_xattr,
+            path_deeper_than_path_max,
+            hard_link_to_a_directory,
         );
     };
     (@cases $factory:path, $tmp:expr; $($case:ident),* $(,)?) => {
@@ -98,22 +100,32 @@ pub fn run(factory: &Factory, base_tmp: Option<PathBuf>, case: fn(&Path) -> Case
     let case = case(&sentinel);
 
     let base = "0000000000000000000000000000base".to_owned();
-    driver.create(&base, None, &CreateOpts::default()).expect("create base");
-    let base_tar = if case.base.is_empty() { tar(&[]) } else { case.base };
+    driver
+        .create(&base, None, &CreateOpts::default())
+        .expect("create base");
+    let base_tar = if case.base.is_empty() {
+        tar(&[])
+    } else {
+        case.base
+    };
     let mut r = TarReader::new(&base_tar[..], NullSink);
     driver.apply_diff(&base, None, &mut r).expect("apply base");
     driver.finalize(&base).expect("finalize base");
 
     let id = "00000000000000000000000000hostile".to_owned();
-    driver.create(&id, Some(&base), &CreateOpts::default()).expect("create");
+    driver
+        .create(&id, Some(&base), &CreateOpts::default())
+        .expect("create");
     let mut r = TarReader::new(&case.tar[..], NullSink);
-    let applied = driver.apply_diff(&id, Some(&base), &mut r).and_then(|size| {
-        r.finish().map_err(|source| graphdriver::DriverError::Tar {
-            id: id.clone(),
-            source,
-        })?;
-        Ok(size)
-    });
+    let applied = driver
+        .apply_diff(&id, Some(&base), &mut r)
+        .and_then(|size| {
+            r.finish().map_err(|source| graphdriver::DriverError::Tar {
+                id: id.clone(),
+                source,
+            })?;
+            Ok(size)
+        });
     match (case.expect, applied) {
         (Expect::Refused, Ok(_)) => panic!("the hostile tar was accepted"),
         (Expect::Refused, Err(e)) => {
@@ -121,7 +133,10 @@ pub fn run(factory: &Factory, base_tmp: Option<PathBuf>, case: fn(&Path) -> Case
             driver.remove(&id).expect("remove refused layer");
             assert!(!driver.exists(&id), "the refused layer still exists");
             let listed = driver.layers().expect("layers");
-            assert!(listed.iter().all(|l| l.id != id), "the refused layer is still listed: {listed:?}");
+            assert!(
+                listed.iter().all(|l| l.id != id),
+                "the refused layer is still listed: {listed:?}"
+            );
             let left = paths_naming(&home, &id);
             assert!(left.is_empty(), "left behind: {left:?}");
         }
@@ -134,7 +149,11 @@ pub fn run(factory: &Factory, base_tmp: Option<PathBuf>, case: fn(&Path) -> Case
         }
     }
     let diffs = compare_trees(&sentinel, &pristine);
-    assert!(diffs.is_empty(), "the sentinel beside the layer changed:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "the sentinel beside the layer changed:\n{}",
+        diffs.join("\n")
+    );
     driver.cleanup().expect("cleanup");
 }
 
@@ -143,7 +162,9 @@ fn paths_naming(root: &Path, needle: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if e.file_name().to_string_lossy().contains(needle) {
@@ -161,8 +182,11 @@ fn paths_naming(root: &Path, needle: &str) -> Vec<PathBuf> {
 /// for extension headers too large to allocate.
 fn header_claiming(kind: u8, size: u64) -> Vec<u8> {
     let mut w = TarWriter::new(Vec::new());
-    w.append(&EntryMeta::new(EntryKind::Other(kind), "././@LongLink"), &mut std::io::empty())
-        .expect("header");
+    w.append(
+        &EntryMeta::new(EntryKind::Other(kind), "././@LongLink"),
+        &mut std::io::empty(),
+    )
+    .expect("header");
     let mut bytes = w.finish().expect("end");
     let field = format!("{size:011o}\0");
     bytes[124..136].copy_from_slice(field.as_bytes());
@@ -191,7 +215,9 @@ pub mod cases {
         Case {
             base: Vec::new(),
             tar: tar(&[M::file("../../../../../../../../victim", b"pwned")]),
-            expect: Expect::Confined(|v| assert_eq!(fs::read(v.join("victim")).expect("read"), b"pwned")),
+            expect: Expect::Confined(|v| {
+                assert_eq!(fs::read(v.join("victim")).expect("read"), b"pwned")
+            }),
         }
     }
 
@@ -208,14 +234,21 @@ pub mod cases {
     pub fn symlink_absolute_then_file(sentinel: &Path) -> Case {
         Case {
             base: Vec::new(),
-            tar: tar(&[M::symlink("esc", &s(sentinel)), M::file("esc/victim", b"pwned")]),
+            tar: tar(&[
+                M::symlink("esc", &s(sentinel)),
+                M::file("esc/victim", b"pwned"),
+            ]),
             expect: Expect::Confined(|v| assert!(kind_of(v, "esc").is_dir())),
         }
     }
 
     /// A relative symlink climbing to the sentinel, then a file beneath it.
     pub fn symlink_relative_then_file(sentinel: &Path) -> Case {
-        let target = format!("{}{}", "../".repeat(24), s(sentinel).trim_start_matches('/'));
+        let target = format!(
+            "{}{}",
+            "../".repeat(24),
+            s(sentinel).trim_start_matches('/')
+        );
         Case {
             base: Vec::new(),
             tar: tar(&[M::symlink("esc", &target), M::file("esc/victim", b"pwned")]),
@@ -227,7 +260,11 @@ pub mod cases {
     pub fn symlink_chained_then_file(sentinel: &Path) -> Case {
         Case {
             base: Vec::new(),
-            tar: tar(&[M::symlink("a", "b"), M::symlink("b", &s(sentinel)), M::file("a/victim", b"pwned")]),
+            tar: tar(&[
+                M::symlink("a", "b"),
+                M::symlink("b", &s(sentinel)),
+                M::file("a/victim", b"pwned"),
+            ]),
             expect: Expect::Confined(|v| {
                 assert!(kind_of(v, "a").is_dir());
                 assert!(kind_of(v, "b").is_symlink());
@@ -260,14 +297,22 @@ pub mod cases {
     pub fn symlink_loop_then_file(_: &Path) -> Case {
         Case {
             base: Vec::new(),
-            tar: tar(&[M::symlink("l1", "l2"), M::symlink("l2", "l1"), M::file("l1/x", b"x")]),
+            tar: tar(&[
+                M::symlink("l1", "l2"),
+                M::symlink("l2", "l1"),
+                M::file("l1/x", b"x"),
+            ]),
             expect: Expect::Confined(|v| assert!(kind_of(v, "l1").is_dir())),
         }
     }
 
     /// A hard link to a file outside the layer.
     pub fn hard_link_outside(sentinel: &Path) -> Case {
-        let target = format!("{}{}/victim", "../".repeat(24), s(sentinel).trim_start_matches('/'));
+        let target = format!(
+            "{}{}/victim",
+            "../".repeat(24),
+            s(sentinel).trim_start_matches('/')
+        );
         Case {
             base: Vec::new(),
             tar: tar(&[M::hard("h", &target)]),
@@ -389,4 +434,22 @@ pub mod cases {
         }
     }
 
+    /// A name deeper than `PATH_MAX` (4096 bytes): applied, fd-relative, inside the layer.
+    pub fn path_deeper_than_path_max(_: &Path) -> Case {
+        let deep = vec!["p".repeat(100); 60].join("/");
+        Case {
+            base: Vec::new(),
+            tar: tar(&[M::file(&format!("{deep}/leaf"), b"deep")]),
+            expect: Expect::Confined(|v| assert!(kind_of(v, &"p".repeat(100)).is_dir())),
+        }
+    }
+
+    /// A hard link to a directory (the kernel refuses; so must the apply).
+    pub fn hard_link_to_a_directory(_: &Path) -> Case {
+        Case {
+            base: Vec::new(),
+            tar: tar(&[M::dir("d"), M::hard("h", "d")]),
+            expect: Expect::Refused,
+        }
+    }
 }
