@@ -13,11 +13,14 @@ fn is_mount_point(path: &std::path::Path) -> bool {
 }
 
 fn mount_tmpfs(at: &std::path::Path) -> bool {
-    std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "fsck-test"])
-        .arg(at)
-        .status()
-        .is_ok_and(|s| s.success())
+    rustix::mount::mount(
+        "fsck-test",
+        at,
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        None,
+    )
+    .is_ok()
 }
 
 #[test]
@@ -60,7 +63,7 @@ fn a_stale_mount_is_unmounted_and_a_held_one_kept() {
             is_mount_point(merged),
             "the read-write layer's mount was touched"
         );
-        let _ = std::process::Command::new("umount").arg(merged).status();
+        let _ = rustix::mount::unmount(merged, rustix::mount::UnmountFlags::empty());
     }
     let (code, json) = fx.fsck(&[]);
     assert_eq!(code, 0, "{json:#}");
