@@ -201,7 +201,12 @@ impl Driver for VfsDriver {
             })?;
             let name = entry.file_name().to_string_lossy().into_owned();
             // A marker without its directory is a creation interrupted before the mkdir.
-            let id = name.strip_suffix(".incomplete").unwrap_or(&name).to_owned();
+            let id = match name.strip_suffix(".incomplete") {
+                Some(id) => id.to_owned(),
+                None if entry.file_type().is_ok_and(|t| t.is_dir()) => name,
+                // Not a layer: nothing the driver made (fsck may report it).
+                None => continue,
+            };
             let complete = !fsutil::is_incomplete(&self.dirs.join(&id));
             out.insert(id.clone(), LayerListing { id, complete });
         }

@@ -109,11 +109,13 @@ pub fn mounts() -> Result<Vec<MountInfo>> {
 }
 
 /// The mounts whose mount point is `path` or beneath it (compared component-wise, so `/a/b`
-/// is not under `/a/bc`), in mount order.
+/// is not under `/a/bc`), in mount order. `path` is resolved first where it exists (the kernel
+/// lists mount points without symlinks: `/var/run/x` is mounted at `/run/x`).
 pub fn mounts_under(path: &Path) -> Result<Vec<MountInfo>> {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     Ok(mounts()?
         .into_iter()
-        .filter(|m| m.mount_point.starts_with(path))
+        .filter(|m| m.mount_point.starts_with(&path))
         .collect())
 }
 
