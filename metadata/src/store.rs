@@ -402,25 +402,32 @@ impl MetadataStore {
     /// Every layer record, in ChainID order. An undecodable record fails the whole listing with
     /// an error naming it; use [`Self::layers_raw`] to see the rest.
     pub fn layers(&self) -> Result<Vec<LayerRecord>, Error> {
-        self.scan_layers(|_, rec| rec)
+        self.scan(LAYERS, "layer record", LayerRecord::decode, |_, rec| rec)
     }
 
     /// Every layer record as stored, decodable or not (for fsck): the key and the record or the
     /// error naming it.
     #[allow(clippy::type_complexity)]
     pub fn layers_raw(&self) -> Result<Vec<(String, Result<LayerRecord, Error>)>, Error> {
-        self.scan_layers(|key, rec| Ok((key.to_owned(), rec)))
+        self.scan(LAYERS, "layer record", LayerRecord::decode, |key, rec| {
+            Ok((key.to_owned(), rec))
+        })
     }
 
-    /// Maps every layer record's key and decoded record through `each`, in key order.
-    fn scan_layers<T>(
+    /// Maps every record of `table` (key and decoded value, or the error naming the record)
+    /// through `each`, in key order.
+    fn scan<R, T>(
         &self,
-        mut each: impl FnMut(&str, Result<LayerRecord, Error>) -> Result<T, Error>,
+        table: redb::TableDefinition<&str, &[u8]>,
+        what: &str,
+        decode: fn(&str, &[u8]) -> Result<R, String>,
+        mut each: impl FnMut(&str, Result<R, Error>) -> Result<T, Error>,
     ) -> Result<Vec<T>, Error> {
         let sh = &*self.shared;
-        let op = "listing layer records";
+        let op = format!("listing {what}s");
+        let op = op.as_str();
         sh.read(op, |txn| {
-            let Some(t) = sh.open_ro(txn, LAYERS)? else {
+            let Some(t) = sh.open_ro(txn, table)? else {
                 return Ok(Vec::new());
             };
             // Bounded: a damaged file must not make the listing allocate without limit.
@@ -429,8 +436,8 @@ impl MetadataStore {
             for item in t.iter().ctx(sh, op)? {
                 let (k, v) = item.ctx(sh, op)?;
                 let key = k.value();
-                let rec = LayerRecord::decode(key, v.value())
-                    .map_err(|reason| sh.corrupt(format_args!("layer record {key:?}"), reason));
+                let rec = decode(key, v.value())
+                    .map_err(|reason| sh.corrupt(format_args!("{what} {key:?}"), reason));
                 out.push(each(key, rec)?);
             }
             Ok(out)
@@ -518,21 +525,15 @@ impl MetadataStore {
 
     /// Every layer creation begun and not committed or cleared.
     pub fn pending(&self) -> Result<Vec<PendingRecord>, Error> {
-        let sh = &*self.shared;
-        let op = "listing pending creations";
-        sh.read(op, |txn| {
-            let Some(t) = sh.open_ro(txn, PENDING)? else {
-                return Ok(Vec::new());
-            };
-            let mut out = Vec::new();
-            for item in t.iter().ctx(sh, op)? {
-                let (k, v) = item.ctx(sh, op)?;
-                let key = k.value();
-                out.push(PendingRecord::decode(key, v.value()).map_err(|reason| {
-                    sh.corrupt(format_args!("pending record {key:?}"), reason)
-                })?);
-            }
-            Ok(out)
+        self.scan(PENDING, "pending record", PendingRecord::decode, |_, r| r)
+    }
+
+    /// Every pending record as stored, decodable or not (for fsck): the key (a cache-ID) and the
+    /// record or the error naming it.
+    #[allow(clippy::type_complexity)]
+    pub fn pending_raw(&self) -> Result<Vec<(String, Result<PendingRecord, Error>)>, Error> {
+        self.scan(PENDING, "pending record", PendingRecord::decode, |k, r| {
+            Ok((k.to_owned(), r))
         })
     }
 
@@ -582,23 +583,73 @@ impl MetadataStore {
 
     /// Every mount record, in name order.
     pub fn mounts(&self) -> Result<Vec<MountRecord>, Error> {
+        self.scan(MOUNTS, "mount record", MountRecord::decode, |_, r| r)
+    }
+
+    /// Every mount record as stored, decodable or not (for fsck): the name and the record or the
+    /// error naming it.
+    #[allow(clippy::type_complexity)]
+    pub fn mounts_raw(&self) -> Result<Vec<(String, Result<MountRecord, Error>)>, Error> {
+        self.scan(MOUNTS, "mount record", MountRecord::decode, |k, r| {
+            Ok((k.to_owned(), r))
+        })
+    }
+
+    /// Tar-split data without a layer record (for fsck): each layer key found in the chunk
+    /// table with no record, and its number of chunks. A commit writes both or neither, so these
+    /// can only come from damage or a bug.
+    pub fn orphan_tar_split(&self) -> Result<Vec<(String, u32)>, Error> {
         let sh = &*self.shared;
-        let op = "listing mount records";
+        let op = "listing tar-split chunks";
         sh.read(op, |txn| {
-            let Some(t) = sh.open_ro(txn, MOUNTS)? else {
+            let (Some(chunks), layers) = (sh.open_ro(txn, TAR_SPLIT)?, sh.open_ro(txn, LAYERS)?)
+            else {
                 return Ok(Vec::new());
             };
-            let mut out = Vec::new();
-            for item in t.iter().ctx(sh, op)? {
-                let (k, v) = item.ctx(sh, op)?;
-                let key = k.value();
-                out.push(
-                    MountRecord::decode(key, v.value()).map_err(|reason| {
-                        sh.corrupt(format_args!("mount record {key:?}"), reason)
-                    })?,
-                );
+            let mut out: Vec<(String, u32)> = Vec::new();
+            for item in chunks.iter().ctx(sh, op)? {
+                let (k, _) = item.ctx(sh, op)?;
+                let (key, _) = k.value();
+                match out.last_mut() {
+                    Some((last, n)) if last == key => *n += 1,
+                    _ => {
+                        let recorded = match &layers {
+                            Some(l) => l.get(key).ctx(sh, op)?.is_some(),
+                            None => false,
+                        };
+                        if recorded {
+                            continue;
+                        }
+                        out.push((key.to_owned(), 1));
+                    }
+                }
             }
             Ok(out)
+        })
+    }
+
+    /// Removes the tar-split chunks stored under layer key `key` that have no layer record, in
+    /// one commit. [`Error::Invalid`] if the layer is recorded (use [`Self::remove_layer_key`]).
+    pub fn remove_orphan_tar_split(&self, key: &str) -> Result<(), Error> {
+        let sh = &*self.shared;
+        let op = "removing orphan tar-split chunks";
+        sh.write(op, |w| {
+            if w.open_table(LAYERS)
+                .ctx(sh, op)?
+                .get(key)
+                .ctx(sh, op)?
+                .is_some()
+            {
+                return Err(Error::Invalid {
+                    what: format!("tar-split chunks of {key}"),
+                    reason: "the layer is recorded".into(),
+                });
+            }
+            w.open_table(TAR_SPLIT)
+                .ctx(sh, op)?
+                .retain_in((key, 0u32)..=(key, u32::MAX), |_, _| false)
+                .ctx(sh, op)?;
+            Ok(())
         })
     }
 

@@ -256,3 +256,75 @@ fn overwritten_bytes_never_panic() {
     }
     assert!(errors > 0, "no damage was noticed ({clean} clean reads)");
 }
+
+#[test]
+fn raw_listings_show_good_and_bad_mount_and_pending_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .set_mount(&MountRecord {
+            name: "good".into(),
+            mount_id: "m".into(),
+            init_id: None,
+            parent: None,
+            created_unix_nanos: 1,
+        })
+        .unwrap();
+    store.begin_creation("good-cache").unwrap();
+    drop(store);
+    plant(dir.path(), MOUNTS, "bad", &[1]);
+    plant(dir.path(), PENDING, "bad-cache", &[1]);
+    let store = open(dir.path());
+    let mounts = store.mounts_raw().unwrap();
+    assert_eq!(mounts.len(), 2);
+    assert!(mounts[0].0 == "bad" && mounts[0].1.is_err());
+    assert_eq!(mounts[1].1.as_ref().unwrap().mount_id, "m");
+    let pending = store.pending_raw().unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(pending[0].0 == "bad-cache" && pending[0].1.is_err());
+    assert_eq!(pending[1].1.as_ref().unwrap().cache_id, "good-cache");
+}
+
+#[test]
+fn orphan_tar_split_chunks_are_found_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = OpenOptions {
+        tar_split_chunk_size: 1024,
+        ..opts()
+    };
+    let store = MetadataStore::open(dir.path(), &o).unwrap();
+    let kept = commit(&store, 1, None, &noise(3000, 1));
+    assert!(store.orphan_tar_split().unwrap().is_empty());
+    drop(store);
+    let orphan = ChainId::new(None, &diff(7));
+    {
+        let db = raw_db(dir.path());
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table(TAR_SPLIT).unwrap();
+            for n in 0..3u32 {
+                t.insert((orphan.as_str(), n), b"x".as_slice()).unwrap();
+            }
+            t.insert(("zz-not-an-id", 0u32), b"y".as_slice()).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let store = open(dir.path());
+    let found = store.orphan_tar_split().unwrap();
+    assert_eq!(
+        found,
+        vec![(orphan.to_string(), 3), ("zz-not-an-id".to_string(), 1)]
+    );
+    assert_eq!(
+        store
+            .remove_orphan_tar_split(kept.as_str())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
+    for (key, _) in found {
+        store.remove_orphan_tar_split(&key).unwrap();
+    }
+    assert!(store.orphan_tar_split().unwrap().is_empty());
+    assert_eq!(read_tar_split(&store, &kept).unwrap(), noise(3000, 1));
+}
