@@ -3,6 +3,7 @@
 //! so that a failed export never leaves a file that looks complete.
 
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use crate::error::CliError;
@@ -31,9 +32,11 @@ fn write_file(input: &mut dyn Read, path: &Path) -> Result<u64, CliError> {
         path: path.to_owned(),
         source,
     };
+    // 0666 less the umask, as a file the shell's `>` creates (tempfile's default is 0600).
     let mut temp = tempfile::Builder::new()
         .prefix(".layer-store-")
         .suffix(".partial")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(file_err)?;
     let n = {
@@ -77,5 +80,40 @@ fn read_error(e: io::Error) -> CliError {
         Some(Ok(store_err)) => CliError::Store(*store_err),
         // Checked just above: the inner error is a StoreError.
         _ => CliError::Usage("reading the stream failed".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_appears_only_when_the_stream_ends_well() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.tar");
+        let n = write_stream(&mut &b"all of it"[..], Some(&out)).unwrap();
+        assert_eq!(n, 9);
+        assert_eq!(std::fs::read(&out).unwrap(), b"all of it");
+        // The same mode as a file created the ordinary way (0666 less the umask).
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&out), mode(&plain));
+        std::fs::remove_file(&plain).unwrap();
+
+        let failing = dir.path().join("failing.tar");
+        let mut broken = b"some".chain(Failing);
+        assert!(write_stream(&mut broken, Some(&failing)).is_err());
+        assert!(!failing.exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "temporary file left behind");
+    }
+
+    struct Failing;
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("the layer is corrupt"))
+        }
     }
 }
