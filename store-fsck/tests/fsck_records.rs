@@ -198,3 +198,47 @@ fn no_store_is_an_operational_error() {
     assert_eq!(out.status.code(), Some(8));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing"));
 }
+
+/// Every path under the root with its kind, size and modification time.
+fn snapshot(root: &std::path::Path) -> Vec<(std::path::PathBuf, bool, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            if m.is_dir() {
+                todo.push(e.path());
+            }
+            out.push((e.path(), m.is_dir(), m.len(), m.modified().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A check without `--repair`, deep or not, changes nothing on disk, however damaged the store.
+#[test]
+fn a_check_without_repair_changes_nothing() {
+    let mut fx = Fixture::new("vfs");
+    let ids = fx.chain(&[BASE, TOP]);
+    // `files_dir` opens the store (whose recovery would undo the rest): it goes first.
+    std::fs::remove_dir_all(fx.files_dir(&ids[0]).join("etc")).unwrap();
+    fx.meta().set_state(&ids[1], LayerState::Removing).unwrap();
+    std::fs::create_dir_all(fx.root().join("vfs/dir").join("ef".repeat(32))).unwrap();
+    std::fs::write(fx.root().join("tmp/left"), b"x").unwrap();
+    let before = snapshot(fx.root());
+    for args in [&[][..], &["--deep"][..], &["--deep", "--jobs", "1"][..]] {
+        let (code, json) = fx.fsck(args);
+        assert_eq!(code, 4, "{args:?}");
+        let mut found = common::codes(&json["findings"]);
+        found.sort();
+        let mut expected = vec!["layer-being-removed", "orphan-dir", "temp-leftover"];
+        if args.contains(&"--deep") {
+            expected.push("content-mismatch");
+            expected.sort();
+        }
+        assert_eq!(found, expected, "{args:?}");
+        assert!(before == snapshot(fx.root()), "{args:?} changed the store");
+    }
+}
