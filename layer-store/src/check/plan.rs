@@ -44,6 +44,8 @@ pub(crate) enum Op {
     },
     RollBack {
         cache_id: String,
+        /// Whether the directory goes too (not when a record names it: it may hold a layer).
+        remove_dir: bool,
     },
     FinishRemoval {
         key: String,
@@ -53,9 +55,10 @@ pub(crate) enum Op {
         init_id: String,
         parent_cache: Option<String>,
     },
+    /// `mount_id` and `init_id` are `None` where another record names the directory too.
     RemoveMount {
         name: String,
-        mount_id: String,
+        mount_id: Option<String>,
         init_id: Option<String>,
     },
     RemoveLayer {
@@ -143,6 +146,12 @@ pub(crate) fn build(
                 format!("roll back the interrupted creation in driver directory {cache_id}"),
                 Op::RollBack {
                     cache_id: cache_id.clone(),
+                    remove_dir: !named_elsewhere(
+                        graph,
+                        cache_id,
+                        &BTreeSet::new(),
+                        &BTreeSet::new(),
+                    ),
                 },
             )),
             Hint::FinishRemoval { key } => {
@@ -306,6 +315,7 @@ pub(crate) fn build(
         }
     }
 
+    let removed_keys: BTreeSet<&str> = removed.iter().map(String::as_str).collect();
     for name in &remove_mounts {
         if let Some(m) = graph.mounts.get(name) {
             plan.actions.push(action(
@@ -321,15 +331,20 @@ pub(crate) fn build(
                 ),
                 Op::RemoveMount {
                     name: name.clone(),
-                    mount_id: m.mount_id.clone(),
-                    init_id: m.init_id.clone(),
+                    mount_id: Some(m.mount_id.clone())
+                        .filter(|c| !named_elsewhere(graph, c, &removed_keys, &remove_mounts)),
+                    init_id: m
+                        .init_id
+                        .clone()
+                        .filter(|c| !named_elsewhere(graph, c, &removed_keys, &remove_mounts)),
                 },
             ));
         }
     }
     // Deepest first: the longest walk down the parents goes first.
     let mut order: Vec<(usize, String)> = removed
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|k| {
             let height = ChainId::parse(&k)
                 .ok()
@@ -338,7 +353,6 @@ pub(crate) fn build(
         })
         .collect();
     order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    let removed_keys: BTreeSet<&str> = order.iter().map(|(_, k)| k.as_str()).collect();
     for (_, key) in &order {
         let key = key.clone();
         // A directory another record still names stays: it may hold a layer that verifies.

@@ -40,8 +40,13 @@ fn run(meta: &MetadataStore, driver: &dyn Driver, op: &Op) -> Result<(), String>
                 Err(e) => Err(s(&e)),
             }
         }
-        Op::RollBack { cache_id } => {
-            driver.remove(cache_id).map_err(|e| s(&e))?;
+        Op::RollBack {
+            cache_id,
+            remove_dir,
+        } => {
+            if *remove_dir {
+                driver.remove(cache_id).map_err(|e| s(&e))?;
+            }
             meta.clear_pending(cache_id).map_err(|e| s(&e))
         }
         Op::FinishRemoval { key, cache_id } => {
@@ -59,9 +64,8 @@ fn run(meta: &MetadataStore, driver: &dyn Driver, op: &Op) -> Result<(), String>
             mount_id,
             init_id,
         } => {
-            driver.remove(mount_id).map_err(|e| s(&e))?;
-            if let Some(init) = init_id {
-                driver.remove(init).map_err(|e| s(&e))?;
+            for id in [mount_id, init_id].into_iter().flatten() {
+                driver.remove(id).map_err(|e| s(&e))?;
             }
             meta.remove_mount(name).map_err(|e| s(&e))
         }
