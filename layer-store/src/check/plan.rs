@@ -418,3 +418,143 @@ fn dedup(actions: &mut Vec<Action>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain_id_of;
+    use metadata::{DiffId, LayerRecord, LayerState, MountRecord, TarSplitInfo};
+
+    fn record(parent: Option<&LayerRecord>, n: u8) -> LayerRecord {
+        let diff_id = DiffId::parse(&format!("sha256:{}", hex::encode([n; 32]))).unwrap();
+        let parent = parent.map(|p| p.chain_id.clone());
+        LayerRecord {
+            chain_id: chain_id_of(parent.as_ref(), &diff_id),
+            diff_id,
+            parent,
+            size: 0,
+            cache_id: format!("cache{n}"),
+            descriptor: None,
+            created_unix_nanos: 0,
+            state: LayerState::Committed,
+            tar_split: TarSplitInfo::empty(),
+        }
+    }
+
+    /// base <- mid <- top, and read-write layer `ctr` on top.
+    fn store() -> (Graph, Vec<LayerRecord>) {
+        let base = record(None, 1);
+        let mid = record(Some(&base), 2);
+        let top = record(Some(&mid), 3);
+        let ctr = MountRecord {
+            name: "ctr".into(),
+            mount_id: "m".into(),
+            init_id: Some("m-init".into()),
+            parent: Some(top.chain_id.clone()),
+            created_unix_nanos: 0,
+        };
+        let layers = vec![base, mid, top];
+        let raw = layers
+            .iter()
+            .map(|r| (r.chain_id.to_string(), Ok(r.clone())))
+            .collect();
+        (Graph::new(raw, vec![ctr]), layers)
+    }
+
+    fn damaged(r: &LayerRecord) -> Finding {
+        Finding::new("content-mismatch", r.chain_id.as_str(), "bad").fix(Hint::Damaged {
+            key: r.chain_id.to_string(),
+        })
+    }
+
+    fn objects(plan: &Plan) -> Vec<(Phase, String)> {
+        plan.actions
+            .iter()
+            .map(|a| (a.phase, a.object.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn without_force_nothing_under_others_goes() {
+        let (g, l) = store();
+        let plan = build(&g, &[damaged(&l[1])], false, &BTreeSet::new());
+        assert!(plan.actions.is_empty());
+        assert_eq!(plan.left.len(), 1);
+        assert!(plan.left[0].1.contains("--force"), "{}", plan.left[0].1);
+    }
+
+    #[test]
+    fn force_removes_above_deepest_first_and_read_write_layers_first() {
+        let (g, l) = store();
+        let plan = build(&g, &[damaged(&l[1])], true, &BTreeSet::new());
+        assert_eq!(
+            objects(&plan),
+            vec![
+                (Phase::Remove, "ctr".to_owned()),
+                (Phase::Remove, l[2].chain_id.to_string()),
+                (Phase::Remove, l[1].chain_id.to_string()),
+            ]
+        );
+        assert!(plan.left.is_empty());
+    }
+
+    #[test]
+    fn a_mounted_read_write_layer_blocks_even_force() {
+        let (g, l) = store();
+        let mounted = BTreeSet::from(["ctr".to_owned()]);
+        let plan = build(&g, &[damaged(&l[1])], true, &mounted);
+        assert!(plan.actions.iter().all(|a| a.object != "ctr"), "{plan:?}");
+        // The layer under the mounted read-write layer stays, and so does the damaged one.
+        assert!(plan
+            .actions
+            .iter()
+            .all(|a| a.object != l[1].chain_id.as_str() && a.object != l[2].chain_id.as_str()));
+        assert!(
+            plan.left.iter().any(|(_, why)| why.contains("mounted")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn phases_run_in_order() {
+        let (g, l) = store();
+        let findings = vec![
+            Finding::new("orphan-dir", "x", "").fix(Hint::RemoveDir { id: "x".into() }),
+            Finding::new("stale-mount", "/m", "").fix(Hint::Unmount { path: "/m".into() }),
+            damaged(&l[2]),
+            Finding::new("layer-being-created", "p", "").fix(Hint::RollBack {
+                cache_id: "p".into(),
+            }),
+            Finding::new("temp-leftover", "/t", "").fix(Hint::RemoveTemp { path: "/t".into() }),
+        ];
+        let plan = build(&g, &findings, true, &BTreeSet::new());
+        let phases: Vec<Phase> = plan.actions.iter().map(|a| a.phase).collect();
+        let mut sorted = phases.clone();
+        sorted.sort();
+        assert_eq!(phases, sorted);
+        let cleanup: Vec<&str> = plan
+            .actions
+            .iter()
+            .filter(|a| a.phase == Phase::Cleanup)
+            .map(|a| a.object.as_str())
+            .collect();
+        assert_eq!(cleanup, vec!["/m", "x", "/t"], "unmounts before removals");
+    }
+
+    #[test]
+    fn a_shared_directory_is_never_removed_with_a_damaged_record() {
+        let (mut g, l) = store();
+        let mut copy = l[2].clone();
+        copy.chain_id = ChainId::parse(&format!("sha256:{}", "0".repeat(64))).unwrap();
+        g.layers.insert(copy.chain_id.clone(), copy.clone());
+        let plan = build(&g, &[damaged(&copy)], false, &BTreeSet::new());
+        assert_eq!(plan.actions.len(), 1);
+        assert_eq!(
+            plan.actions[0].op,
+            Op::RemoveLayer {
+                key: copy.chain_id.to_string(),
+                cache_id: None
+            }
+        );
+    }
+}
