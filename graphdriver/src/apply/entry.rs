@@ -1,19 +1,17 @@
 //! The per-entry work of applying a tar: one filesystem object per member, fd-relative.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, XattrFlags};
 use rustix::io::Errno;
 use tar_split::{EntryKind, Header, Timestamp};
 
-use super::path::{clean, has_dotdot, join};
+use super::path::{clean, join};
 use super::walker::{dir_flags, kind_at, WalkError, Walker};
 use super::{ApplyOptions, WhiteoutMode};
 use crate::fsutil::remove_all_at;
@@ -27,31 +25,31 @@ const COPY_BUF: usize = 256 * 1024;
 
 /// A directory whose mode and times are set once everything inside it exists: adding entries
 /// changes a directory's mtime, and a read-only mode would stop an unprivileged caller adding them.
-struct DeferredDir {
-    path: Vec<u8>,
-    mode: u32,
+pub(super) struct DeferredDir {
+    pub(super) path: Vec<u8>,
+    pub(super) mode: u32,
     /// `None`: keep the times (a mode restored after making the directory writable).
-    times: Option<Timestamps>,
+    pub(super) times: Option<Timestamps>,
     /// Set by the directory's own member: applied after any other entry for the same path.
-    from_header: bool,
+    pub(super) from_header: bool,
 }
 
 /// Applies tar members one at a time to a layer directory (see the module's security notes).
 /// [`super::apply_tar`] drives it from a `TarReader`; it can be driven from any parser.
 pub struct Applier<'o> {
-    opts: &'o ApplyOptions,
-    walker: Walker,
-    buf: Vec<u8>,
-    deferred: Vec<DeferredDir>,
+    pub(super) opts: &'o ApplyOptions,
+    pub(super) walker: Walker,
+    pub(super) buf: Vec<u8>,
+    pub(super) deferred: Vec<DeferredDir>,
     /// Paths this tar created (and their ancestors): in `Delete` mode, whiteouts and opaque
     /// markers remove only what lower layers put there.
-    unpacked: HashSet<Vec<u8>>,
+    pub(super) unpacked: HashSet<Vec<u8>>,
     /// The parent layers' roots ([`ApplyOptions::lower_dirs`]), opened once.
-    lowers: Vec<OwnedFd>,
-    size: u64,
+    pub(super) lowers: Vec<OwnedFd>,
+    pub(super) size: u64,
 }
 
-fn lossy(b: &[u8]) -> String {
+pub(super) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -87,7 +85,12 @@ impl<'o> Applier<'o> {
         })
     }
 
-    fn err(&self, header: &Header, reason: impl Into<String>, errno: Option<Errno>) -> DriverError {
+    pub(super) fn err(
+        &self,
+        header: &Header,
+        reason: impl Into<String>,
+        errno: Option<Errno>,
+    ) -> DriverError {
         DriverError::Apply {
             id: self.opts.layer_id.clone(),
             entry: lossy(&header.path),
@@ -96,7 +99,7 @@ impl<'o> Applier<'o> {
         }
     }
 
-    fn walk_err(&self, header: &Header, e: WalkError) -> DriverError {
+    pub(super) fn walk_err(&self, header: &Header, e: WalkError) -> DriverError {
         self.err(header, e.what, Some(e.errno))
     }
 
@@ -112,70 +115,6 @@ impl<'o> Applier<'o> {
             }
         }
         r
-    }
-
-    /// Gives the implicitly created directory `rel` the owner, mode, xattrs and times of the
-    /// same directory in the nearest parent layer that has one there.
-    fn adopt_lower_attrs(&mut self, header: &Header, rel: &[u8]) -> Result<()> {
-        let comps = clean(rel);
-        let mut found = None;
-        for lower in &self.lowers {
-            match crate::changes::stat_beneath(lower.as_fd(), rel) {
-                Ok(Some(st)) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
-                    let (name, dirs) = comps
-                        .split_last()
-                        .map_or((&b""[..], &[][..]), |(n, d)| (*n, d));
-                    let dir = open_existing_dir(lower.as_fd(), dirs)
-                        .map_err(|e| self.err(header, "open parent layer", Some(e)))?;
-                    let xattrs = crate::tree::xattrs(dir.as_fd(), name)
-                        .map_err(|e| self.err(header, "read parent layer xattrs", Some(e)))?;
-                    found = Some((st, xattrs));
-                    break;
-                }
-                // Something else stands there (a file, a whiteout): nothing to inherit.
-                Ok(Some(_)) => break,
-                Ok(None) => continue,
-                Err(e) => return Err(self.err(header, "stat in parent layer", Some(e))),
-            }
-        }
-        let Some((st, xattrs)) = found else {
-            return Ok(());
-        };
-        let fd = open_existing_dir(self.walker.root().as_fd(), &comps)
-            .map_err(|e| self.err(header, "open created directory", Some(e)))?;
-        if self.opts.privileged {
-            rfs::fchown(
-                &fd,
-                Some(rfs::Uid::from_raw(st.st_uid)),
-                Some(rfs::Gid::from_raw(st.st_gid)),
-            )
-            .map_err(|e| self.err(header, "chown created directory", Some(e)))?;
-        }
-        for (k, v) in xattrs {
-            if self.settable(&k)
-                && !k.starts_with(b"trusted.overlay.")
-                && !k.starts_with(b"user.overlay.")
-            {
-                rfs::fsetxattr(&fd, k.as_slice(), &v, XattrFlags::empty())
-                    .map_err(|e| self.err(header, "set xattr on created directory", Some(e)))?;
-            }
-        }
-        self.deferred.push(DeferredDir {
-            path: rel.to_vec(),
-            mode: st.st_mode & 0o7777,
-            from_header: false,
-            times: Some(Timestamps {
-                last_access: Timespec {
-                    tv_sec: st.st_atime,
-                    tv_nsec: st.st_atime_nsec as _,
-                },
-                last_modification: Timespec {
-                    tv_sec: st.st_mtime,
-                    tv_nsec: st.st_mtime_nsec as _,
-                },
-            }),
-        });
-        Ok(())
     }
 
     fn apply_member(&mut self, header: &Header, data: &mut dyn Read) -> Result<()> {
@@ -279,7 +218,7 @@ impl<'o> Applier<'o> {
     }
 
     /// Remembers `comps` and its ancestors as this tar's own paths.
-    fn remember(&mut self, comps: &[&[u8]]) {
+    pub(super) fn remember(&mut self, comps: &[&[u8]]) {
         for n in (1..=comps.len()).rev() {
             if !self.unpacked.insert(join(&comps[..n])) {
                 break;
@@ -310,7 +249,7 @@ impl<'o> Applier<'o> {
         }
     }
 
-    fn owner(&self, header: &Header) -> Result<Option<(rfs::Uid, rfs::Gid)>> {
+    pub(super) fn owner(&self, header: &Header) -> Result<Option<(rfs::Uid, rfs::Gid)>> {
         if !self.opts.privileged {
             return Ok(None);
         }
@@ -326,12 +265,12 @@ impl<'o> Applier<'o> {
     }
 
     /// Whether an xattr is set in this mode (unprivileged callers can only set `user.*`).
-    fn settable(&self, name: &[u8]) -> bool {
+    pub(super) fn settable(&self, name: &[u8]) -> bool {
         self.opts.privileged || name.starts_with(b"user.")
     }
 
     /// Removes whatever stands at `name` in `dir` (at depth `depth`) so the entry can be created.
-    fn clear_name(
+    pub(super) fn clear_name(
         &mut self,
         header: &Header,
         dir: BorrowedFd<'_>,
@@ -551,7 +490,7 @@ impl<'o> Applier<'o> {
         if !settable.is_empty() {
             // No fd-relative lsetxattr exists: name the object through the directory's fd in
             // /proc, which resolves to this very directory, and do not follow the last component.
-            let path = proc_path(dir, name);
+            let path = crate::tree::proc_path(dir, name);
             for (xname, value) in settable {
                 rfs::lsetxattr(&path, xname.as_slice(), value, XattrFlags::empty()).map_err(
                     |e| self.err(header, format!("set xattr {}", lossy(xname)), Some(e)),
@@ -634,139 +573,6 @@ impl<'o> Applier<'o> {
         }
         self.set_at_metadata(header, dir, name)
     }
-
-    fn whiteout(&mut self, header: &Header, dirs: &[&[u8]], target: &[u8]) -> Result<()> {
-        if target.is_empty() || target == b"." || target == b".." || has_dotdot(&header.path) {
-            return Err(self.err(header, "whiteout names no file of the layer", None));
-        }
-        match self.opts.whiteouts {
-            WhiteoutMode::Overlay => {
-                let dir = self
-                    .walker
-                    .dir(dirs, true)
-                    .map_err(|e| self.walk_err(header, e))?;
-                let mk = || {
-                    rfs::mknodat(
-                        &dir,
-                        target,
-                        FileType::CharacterDevice,
-                        Mode::empty(),
-                        rfs::makedev(0, 0),
-                    )
-                };
-                match mk() {
-                    Ok(()) => {}
-                    Err(Errno::EXIST) => {
-                        self.clear_name(header, dir.as_fd(), dirs.len(), target)?;
-                        mk().map_err(|e| self.err(header, "create whiteout", Some(e)))?;
-                    }
-                    Err(e) => return Err(self.err(header, "create whiteout", Some(e))),
-                }
-                if let Some((u, g)) = self.owner(header)? {
-                    rfs::chownat(&dir, target, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)
-                        .map_err(|e| self.err(header, "chown whiteout", Some(e)))?;
-                }
-                Ok(())
-            }
-            WhiteoutMode::Delete => {
-                let mut full = dirs.to_vec();
-                full.push(target);
-                if self.unpacked.contains(&join(&full)) {
-                    // A whiteout hides lower layers' files, not this layer's own.
-                    return Ok(());
-                }
-                let dir = match self.walker.dir(dirs, false) {
-                    Ok(fd) => fd,
-                    // Nothing there (or not a real directory): nothing to delete.
-                    Err(WalkError {
-                        errno: Errno::NOENT | Errno::NOTDIR | Errno::LOOP,
-                        ..
-                    }) => return Ok(()),
-                    Err(e) => return Err(self.walk_err(header, e)),
-                };
-                self.walker
-                    .ensure_writable(dir.as_fd(), dirs)
-                    .map_err(|e| self.walk_err(header, e))?;
-                self.clear_name(header, dir.as_fd(), dirs.len(), target)
-            }
-        }
-    }
-
-    fn opaque(&mut self, header: &Header, dirs: &[&[u8]]) -> Result<()> {
-        if has_dotdot(&header.path) {
-            return Err(self.err(header, "opaque marker with a `..` in its name", None));
-        }
-        match self.opts.whiteouts {
-            WhiteoutMode::Overlay => {
-                let xattr: &[u8] = if self.opts.privileged {
-                    b"trusted.overlay.opaque"
-                } else {
-                    b"user.overlay.opaque"
-                };
-                let fd = self.walker.dir(dirs, true).map_err(|e| WalkError {
-                    errno: e.errno,
-                    what: e.what,
-                });
-                let fd = match fd {
-                    Ok(fd) => fd,
-                    Err(e) => return Err(self.walk_err(header, e)),
-                };
-                rfs::fsetxattr(&fd, xattr, b"y", XattrFlags::empty())
-                    .map_err(|e| self.err(header, "mark directory opaque", Some(e)))
-            }
-            WhiteoutMode::Delete => {
-                let fd = match self.walker.dir(dirs, false) {
-                    Ok(fd) => fd,
-                    Err(WalkError {
-                        errno: Errno::NOENT | Errno::NOTDIR | Errno::LOOP,
-                        ..
-                    }) => return Ok(()),
-                    Err(e) => return Err(self.walk_err(header, e)),
-                };
-                self.walker
-                    .ensure_writable(fd.as_fd(), dirs)
-                    .map_err(|e| self.walk_err(header, e))?;
-                self.walker.forget_below(dirs.len());
-                let prefix = join(dirs);
-                self.clear_lower(header, fd.as_fd(), prefix)
-            }
-        }
-    }
-
-    /// Removes from directory `fd` (at cleaned path `prefix`) everything this tar did not put
-    /// there, descending into the directories it did.
-    fn clear_lower(&self, header: &Header, fd: BorrowedFd<'_>, prefix: Vec<u8>) -> Result<()> {
-        let mut keep_dirs = Vec::new();
-        let mut entries =
-            rfs::Dir::read_from(fd).map_err(|e| self.err(header, "read directory", Some(e)))?;
-        let mut remove = Vec::new();
-        while let Some(entry) = entries.read() {
-            let entry = entry.map_err(|e| self.err(header, "read directory", Some(e)))?;
-            let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." {
-                continue;
-            }
-            let mut full = prefix.clone();
-            if !full.is_empty() {
-                full.push(b'/');
-            }
-            full.extend_from_slice(name);
-            if !self.unpacked.contains(&full) {
-                remove.push(name.to_vec());
-            } else if entry.file_type() == FileType::Directory {
-                keep_dirs.push((name.to_vec(), full));
-            }
-        }
-        for name in remove {
-            remove_all_at(fd, &name).map_err(|(what, e)| self.err(header, what, Some(e)))?;
-        }
-        for (name, full) in keep_dirs {
-            let sub = rfs::openat(fd, name.as_slice(), dir_flags(), Mode::empty())
-                .map_err(|e| self.err(header, "open directory", Some(e)))?;
-            self.clear_lower(header, sub.as_fd(), full)?;
-        }
-        Ok(())
-    }
 }
 
 /// Which side of a copy failed: the tar (truncated, corrupt) or the layer's filesystem.
@@ -805,7 +611,10 @@ fn copy_exact(
 
 /// Opens the existing directory at `dirs` below `root`, one component at a time, following no
 /// symlink and creating nothing.
-fn open_existing_dir(root: BorrowedFd<'_>, dirs: &[&[u8]]) -> std::result::Result<OwnedFd, Errno> {
+pub(super) fn open_existing_dir(
+    root: BorrowedFd<'_>,
+    dirs: &[&[u8]],
+) -> std::result::Result<OwnedFd, Errno> {
     let Some((first, rest)) = dirs.split_first() else {
         return rfs::openat(root, ".", dir_flags(), Mode::empty());
     };
@@ -814,11 +623,4 @@ fn open_existing_dir(root: BorrowedFd<'_>, dirs: &[&[u8]]) -> std::result::Resul
         fd = rfs::openat(&fd, *comp, dir_flags(), Mode::empty())?;
     }
     Ok(fd)
-}
-
-/// `/proc/self/fd/<dir>/<name>`: a short path naming `name` in the directory `dir` refers to.
-fn proc_path(dir: BorrowedFd<'_>, name: &[u8]) -> PathBuf {
-    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    p.extend_from_slice(name);
-    PathBuf::from(OsString::from_vec(p))
 }

@@ -22,10 +22,12 @@
 //! layer directory holds part of the tar: the caller removes it (nothing outside it was touched).
 
 mod entry;
+mod inherit;
 pub(crate) mod path;
 #[cfg(test)]
 mod tests;
 pub(crate) mod walker;
+mod whiteout;
 
 use std::path::Path;
 
