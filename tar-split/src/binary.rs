@@ -33,7 +33,8 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Size caps of a [`BinaryReader`]: a record claiming more is refused before it is allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BinaryLimits {
-    /// Largest segment, in bytes (default 16 MiB, as [`JsonLimits`](crate::json::JsonLimits)).
+    /// Largest segment, in bytes (default 17 MiB, as
+    /// [`JsonLimits::max_segment`](crate::json::JsonLimits::max_segment)).
     pub max_segment: usize,
     /// Largest file name, in bytes (default 1 MiB).
     pub max_name: usize,
@@ -41,9 +42,10 @@ pub struct BinaryLimits {
 
 impl Default for BinaryLimits {
     fn default() -> Self {
+        let json = crate::json::JsonLimits::default();
         BinaryLimits {
-            max_segment: 16 << 20,
-            max_name: 1 << 20,
+            max_segment: json.max_segment,
+            max_name: json.max_name,
         }
     }
 }

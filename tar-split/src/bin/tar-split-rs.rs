@@ -14,11 +14,13 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc::sync_channel;
 
 use clap::{Parser, Subcommand};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use tar_split::json::{JsonReader, JsonWriter};
+use tar_split::json::{JsonError, JsonReader, JsonWriter};
+use tar_split::Entry;
 
 #[derive(Parser)]
 #[command(
@@ -142,7 +144,7 @@ fn asm(input: &Path, path: &Path, output: &Path, compress: bool) -> Result<(), S
     let meta = File::open(input).map_err(|e| format!("opening {}: {e}", input.display()))?;
     let getter = tar_split::DirGetter::new(path)
         .map_err(|e| format!("opening directory {}: {e}", path.display()))?;
-    let entries = JsonReader::new(meta);
+    let entries = read_ahead(JsonReader::new(meta));
     let to_stdout = output.as_os_str() == "-";
     let out = if to_stdout {
         Output::Plain(stdout_file()?)
@@ -162,6 +164,49 @@ fn asm(input: &Path, path: &Path, output: &Path, compress: bool) -> Result<(), S
         .into_inner()
         .map_err(|e| format!("writing the output: {}", e.into_error()))?;
     out.commit()
+}
+
+/// Bytes of decoded entries handed over at a time by [`read_ahead`]; with the channel's depth
+/// this bounds what waits between the threads (plus one entry per batch, itself capped by the
+/// reader's limits).
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// Runs the metadata reader (inflate, JSON, base64) on a thread of its own, so that it overlaps
+/// with opening, checksumming and copying the files on this one.
+fn read_ahead<I>(entries: I) -> impl Iterator<Item = Result<Entry, JsonError>>
+where
+    I: Iterator<Item = Result<Entry, JsonError>> + Send + 'static,
+{
+    let (tx, rx) = sync_channel::<Vec<Result<Entry, JsonError>>>(4);
+    let spawned = std::thread::Builder::new()
+        .name("tar-split-read".into())
+        .spawn(move || {
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            for entry in entries {
+                bytes += match &entry {
+                    Ok(Entry::Segment(s)) => s.len(),
+                    Ok(Entry::File(f)) => f.name.len() + 32,
+                    Err(_) => BATCH_BYTES,
+                };
+                batch.push(entry);
+                if bytes >= BATCH_BYTES {
+                    if tx.send(std::mem::take(&mut batch)).is_err() {
+                        return; // The assembler stopped.
+                    }
+                    bytes = 0;
+                }
+            }
+            let _ = tx.send(batch);
+        });
+    // Without a thread the entries are lost: say so through the stream itself.
+    let failed = spawned.err().map(|e| {
+        Err(JsonError::Io {
+            offset: 0,
+            source: io::Error::other(format!("starting the metadata reader: {e}")),
+        })
+    });
+    failed.into_iter().chain(rx.into_iter().flatten())
 }
 
 /// Where a command writes its result: a temporary file beside the destination, renamed over it

@@ -27,14 +27,19 @@ const MAX_KEY: usize = 4096;
 /// Longest number literal accepted.
 const MAX_NUMBER: usize = 64;
 const BUF_SIZE: usize = 64 * 1024;
+/// Default cap on a segment (see [`JsonLimits::max_segment`]).
+const MAX_SEGMENT: usize = 17 << 20;
 
 /// Size caps of a [`JsonReader`]: values above them are refused before they are held whole, so
 /// hostile metadata cannot make the reader allocate more than about these sizes per entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonLimits {
-    /// Largest decoded segment payload, in bytes. Default 16 MiB: the largest segment a
-    /// disassembler writes is a header with its extension headers (each capped at 1 MiB, as in
-    /// Go) or a 1 MiB chunk of trailing bytes.
+    /// Largest decoded segment payload, in bytes. Default 17 MiB: the largest segment the
+    /// disassembler writes is one member's headers (at most [`Limits::max_header_size`],
+    /// 16 MiB) after the previous member's padding; Go's are smaller still (1 MiB per extension
+    /// header, 1 MiB chunks of trailing bytes).
+    ///
+    /// [`Limits::max_header_size`]: crate::Limits::max_header_size
     pub max_segment: usize,
     /// Largest file name, in bytes. Default 1 MiB (the Go tar reader's cap on PAX records).
     pub max_name: usize,
@@ -43,7 +48,7 @@ pub struct JsonLimits {
 impl Default for JsonLimits {
     fn default() -> Self {
         JsonLimits {
-            max_segment: 16 << 20,
+            max_segment: MAX_SEGMENT,
             max_name: 1 << 20,
         }
     }
@@ -963,6 +968,14 @@ mod tests {
                 Err(e) => assert!(check(&e), "{json}: wrong error {e:?}"),
             }
         }
+    }
+
+    #[test]
+    fn default_caps_hold_what_the_disassembler_writes() {
+        let limits = crate::Limits::default();
+        // One member's headers after the previous member's padding (up to 511 bytes).
+        assert!(JsonLimits::default().max_segment as u64 >= limits.max_header_size + 511);
+        assert!(JsonLimits::default().max_name >= limits.max_path_len);
     }
 
     #[test]
