@@ -15,7 +15,7 @@ const SYSTEM_ROOT: &str = "/var/lib/layer-store";
     name = "store-fsck",
     version,
     after_help = "Exit status as e2fsck: 0 clean, 1 errors corrected, 4 errors left uncorrected, \
-                  8 operational error.\n\
+                  8 operational error, 16 usage error.\n\
                   The store is at --root, else $LAYER_STORE_ROOT, else /var/lib/layer-store (root) \
                   or $XDG_DATA_HOME/layer-store (~/.local/share/layer-store) for other users."
 )]

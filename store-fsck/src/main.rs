@@ -3,7 +3,21 @@
 //! report.
 //!
 //! Exit status as e2fsck: 0 clean, 1 errors corrected, 4 errors left uncorrected, 8 operational
-//! error (no store, store in use, I/O failure).
+//! error (no store, store in use, I/O failure), 16 usage error.
+//!
+//! # Output
+//! Text: one line per finding, `<code> <object>: <message>`, then `note: ...` lines, then one
+//! summary line `store-fsck: <root>: N layers, ...; N findings`. With `--repair`, each pass
+//! prints its findings and its plan (`repair plan:` and `  [phase] <object>: <step>` lines,
+//! `  [left] <code> <object>: <why>`) before acting, then `done:`/`FAILED:` lines, what is left,
+//! and the summary.
+//!
+//! JSON (`--json`, one document): `root`, `driver`, `mode` (`check`|`repair`), `findings`
+//! (`code`, `object`, `message`, `repairable`, `needs_force`), `counters` (`layers`,
+//! `read_write_layers`, `driver_dirs`, `pending`, `mounts_seen`, `deep_layers`, `deep_bytes`,
+//! `database_repaired`, `findings`), `notes`, `exit_status`, and for a repair `repair`:
+//! `passes` (each `plan`, `left`, `outcomes` with `ok`/`error`), `corrected`, `remaining`
+//! (findings of the re-check) and `remaining_counters`.
 
 mod args;
 mod report;
@@ -12,13 +26,26 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::Parser as _;
 use layer_store::check::{CheckOptions, Checker, Progress, EXIT_OPERATIONAL};
 
 use crate::args::Args;
 
+/// Exit status for a command line that does not parse, as e2fsck's.
+const EXIT_USAGE: u8 = 16;
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let status = match run(&args) {
         Ok(status) => status,
         Err(message) => {

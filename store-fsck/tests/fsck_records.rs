@@ -242,3 +242,14 @@ fn a_check_without_repair_changes_nothing() {
         assert!(before == snapshot(fx.root()), "{args:?} changed the store");
     }
 }
+
+#[test]
+fn a_bad_command_line_is_a_usage_error() {
+    for args in [&["--jobs", "0"][..], &["--force"][..], &["--bogus"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_store-fsck"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(16), "{args:?}");
+    }
+}
