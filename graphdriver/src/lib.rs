@@ -32,6 +32,7 @@ pub mod getter;
 mod id;
 pub mod mount_refs;
 pub mod mountinfo;
+mod tar_pipe;
 pub mod tar_writer;
 pub mod tree;
 
