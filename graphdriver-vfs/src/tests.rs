@@ -107,3 +107,31 @@ fn copies_keep_holes_and_listing_shows_incomplete_layers() {
     ));
     assert!(d.create("../x", None, &CreateOpts::default()).is_err());
 }
+
+#[test]
+fn layers_are_made_from_several_threads_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = std::sync::Arc::new(VfsDriver::new(&tmp.path().join("vfs")).unwrap());
+    layer(&d, "base", None, &tar(&[file("shared", b"s")]));
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let id = format!("child{i}");
+                layer(
+                    &d,
+                    &id,
+                    Some("base"),
+                    &tar(&[file(&format!("own{i}"), b"o")]),
+                );
+                let p = d.get(&id, &Default::default()).unwrap();
+                assert_eq!(fs::read(p.join("shared")).unwrap(), b"s");
+                d.put(&id).unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(d.layers().unwrap().len(), 5);
+}
