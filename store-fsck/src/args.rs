@@ -36,6 +36,9 @@ pub struct Args {
     /// Print one JSON document (findings, counters, repair) instead of text
     #[arg(long)]
     pub json: bool,
+    /// The deepest chain that is not a finding (for stores configured deeper than Docker's)
+    #[arg(long, value_name = "N", default_value_t = 125, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_depth: u16,
     /// Threads for --deep [default: one per CPU]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

@@ -63,7 +63,7 @@ fn run(args: &Args) -> Result<i32, String> {
     let opts = CheckOptions {
         deep: args.deep,
         jobs: args.jobs.map_or(0, usize::from),
-        max_depth: 0,
+        max_depth: usize::from(args.max_depth),
         progress: bar.clone().map(|bar| {
             Arc::new(move |p: Progress| {
                 bar.set_length(p.bytes_total.max(p.bytes_done));

@@ -125,3 +125,18 @@ fn a_damaged_database_file_is_an_error_never_a_crash() {
         }
     }
 }
+
+/// A chain deeper than the maximum (here lowered with `--max-depth`) is reported and left: the
+/// layers verify, so nothing is removed.
+#[test]
+fn a_chain_deeper_than_the_maximum_is_reported_and_kept() {
+    let mut fx = Fixture::new("vfs");
+    let ids = fx.chain(&[BASE, TOP]);
+    let (code, json) = fx.fsck(&["--max-depth", "1"]);
+    assert_eq!(code, 4, "{json:#}");
+    assert_eq!(finding(&json, "depth-exceeded")["object"], ids[1].as_str());
+    let (code, json) = fx.fsck(&["--max-depth", "1", "--repair", "--force"]);
+    assert_eq!(code, 4, "{json:#}");
+    assert_eq!(json["repair"]["corrected"], 0);
+    assert_eq!(fx.assert_clean_and_exact(), 2);
+}
