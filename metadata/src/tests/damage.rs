@@ -181,7 +181,11 @@ fn open_and_read_all(root: &Path, read_only: bool) -> Result<(), Error> {
     } else {
         opts()
     };
-    let store = MetadataStore::open(root, &o)?;
+    let mut store = MetadataStore::open(root, &o)?;
+    if !read_only {
+        // The repair path: whatever it finds, it reports it.
+        store.check_integrity()?;
+    }
     for rec in store.layers()? {
         let mut r = store.tar_split(&rec.chain_id)?;
         std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| Error::Corrupt {
