@@ -140,3 +140,49 @@ fn a_chain_deeper_than_the_maximum_is_reported_and_kept() {
     assert_eq!(json["repair"]["corrected"], 0);
     assert_eq!(fx.assert_clean_and_exact(), 2);
 }
+
+/// The base layer's record rewritten to name the top layer as its parent: a cycle. Neither
+/// layer's chain can be mounted or verified; both go together.
+#[test]
+fn a_parent_cycle_is_found_and_its_members_removed() {
+    use redb::ReadableTable;
+    let mut fx = Fixture::new("vfs");
+    let ids = fx.chain(&[BASE, TOP]);
+    let layers: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("layers");
+    {
+        let db = redb::Database::open(fx.root().join("metadata.redb")).unwrap();
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table(layers).unwrap();
+            let value = t.get(ids[0].as_str()).unwrap().unwrap().value().to_vec();
+            // Record layout: version, DiffID (32 bytes), parent flag (+ 32 bytes), the rest.
+            assert_eq!(value[33], 0, "a base layer has no parent");
+            let top = hex_bytes(ids[1].hex());
+            let mut cyclic = value[..33].to_vec();
+            cyclic.push(1);
+            cyclic.extend_from_slice(&top);
+            cyclic.extend_from_slice(&value[34..]);
+            t.insert(ids[0].as_str(), &cyclic[..]).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let (code, json) = fx.fsck(&[]);
+    assert_eq!(code, 4, "{json:#}");
+    let cycles: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "parent-cycle")
+        .collect();
+    assert_eq!(cycles.len(), 2, "{json:#}");
+    let (code, json) = fx.fsck(&["--repair"]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(fx.assert_clean_and_exact(), 0);
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
