@@ -62,6 +62,12 @@
 //! it checks again (and repeats while steps succeed, at most [`MAX_PASSES`] times) and reports
 //! what is left.
 //!
+//! Damaged beyond repair means: the layer's content does not verify (`--deep`), its directory or
+//! its tar-split data is missing or broken, its record does not decode, or its chain is broken
+//! (parent missing, cycle) so that its ChainID cannot be verified nor the chain mounted. What
+//! only the operator can judge (a ChainID that does not compute, a shared cache-ID, a chain
+//! deeper than the maximum, a tar-split size sum that disagrees) is reported and left alone.
+//!
 //! # Exit statuses
 //! As e2fsck: [`EXIT_CLEAN`], [`EXIT_CORRECTED`], [`EXIT_UNCORRECTED`], [`EXIT_OPERATIONAL`].
 
@@ -196,7 +202,7 @@ impl std::fmt::Debug for Checker {
         f.debug_struct("Checker")
             .field("root", &self.root)
             .field("driver", &self.driver.name())
-            .field("read_only", &self.meta.is_read_only())
+            .field("read_only", &self.read_only)
             .finish()
     }
 }
