@@ -187,3 +187,38 @@ fn a_reader_follows_a_writer_in_another_process() {
     let store = MetadataStore::open(dir.path(), &OpenOptions::new("vfs")).unwrap();
     assert_eq!(store.layers().unwrap().len(), 8);
 }
+
+/// `ls` running while the writer is killed keeps reading the last commit; new read-only opens
+/// are told the store needs recovery until a writer opens it, and the old reader then follows
+/// the new writer.
+#[test]
+fn a_reader_outlives_a_killed_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = Peer::spawn("writer", dir.path());
+    assert_eq!(writer.recv(), "ready");
+    writer.send("commit");
+    assert_eq!(writer.recv(), "committed 0");
+    let reader = MetadataStore::open(dir.path(), &OpenOptions::read_only()).unwrap();
+    assert_eq!(reader.layers().unwrap().len(), 1);
+    writer.child.kill().unwrap();
+    writer.child.wait().unwrap();
+
+    assert_eq!(reader.layers().unwrap().len(), 1);
+    match MetadataStore::open(dir.path(), &OpenOptions::read_only()) {
+        Err(e @ Error::NeedsRecovery { .. }) => assert_eq!(e.kind(), ErrorKind::Precondition),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a crashed writer's file opened read-only without recovery"),
+    }
+
+    let recovered = MetadataStore::open(dir.path(), &OpenOptions::new("vfs")).unwrap();
+    commit(&recovered, 1);
+    assert_eq!(reader.layers().unwrap().len(), 2);
+    assert_eq!(
+        MetadataStore::open(dir.path(), &OpenOptions::read_only())
+            .unwrap()
+            .layers()
+            .unwrap()
+            .len(),
+        2
+    );
+}
