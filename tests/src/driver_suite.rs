@@ -50,6 +50,7 @@ macro_rules! driver_suite_tests {
             diff_size,
             stacked_128_layers,
             members_in_unlisted_directories,
+            random_layers_diff_round_trip,
         );
     };
     (@cases $factory:path, $tmp:expr; $($case:ident),* $(,)?) => {
@@ -675,6 +676,109 @@ pub mod cases {
             tar(&[M::file("home/user/new", b"n"), M::whiteout("var/log/old")]),
         ]);
         s.check_against_oracle(&ids[1]);
+    }
+
+    /// A small deterministic generator (xorshift), so a failing seed can be replayed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn chance(&mut self, percent: u64) -> bool {
+            self.next() % 100 < percent
+        }
+        fn bytes(&mut self) -> Vec<u8> {
+            let len = (self.next() % 5) as usize * 3;
+            (0..len).map(|_| b'a' + (self.next() % 26) as u8).collect()
+        }
+    }
+
+    /// A random base layer and a random layer of changes above it (rewrites, additions,
+    /// whiteouts of files and directories, an opaque directory, mode changes, symlinks, hard
+    /// links), for a dozen seeds: the top layer matches the oracle, and its diff applied on the
+    /// same parent reproduces it.
+    pub fn random_layers_diff_round_trip(s: &mut Suite) {
+        const PLACES: [&str; 4] = ["", "a/", "a/c/", "b/"];
+        for seed in 1..=12u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut base = vec![M::dir("a"), M::dir("a/c"), M::dir("b")];
+            for place in PLACES {
+                for f in ["f1", "f2", "f3"] {
+                    if rng.chance(70) {
+                        base.push(M::file(&format!("{place}{f}"), &rng.bytes()).mode(0o640));
+                    }
+                }
+            }
+            base.push(M::symlink("s1", "a/f1"));
+            let mut top = Vec::new();
+            let gone_b = rng.chance(30);
+            let opaque_c = rng.chance(40);
+            if rng.chance(50) {
+                top.push(M::dir("a").mode(0o750));
+            } else if opaque_c {
+                top.push(M::dir("a"));
+            }
+            if opaque_c {
+                top.push(M::dir("a/c"));
+                top.push(M::opaque("a/c"));
+                top.push(M::file("a/c/h1", &rng.bytes()));
+            }
+            if gone_b {
+                top.push(M::whiteout("b"));
+            }
+            let mut rewritten = None;
+            for place in PLACES {
+                if (gone_b && place == "b/") || (opaque_c && place == "a/c/") {
+                    continue;
+                }
+                for f in ["f1", "f2", "f3"] {
+                    let path = format!("{place}{f}");
+                    match rng.next() % 4 {
+                        0 => {
+                            top.push(M::file(&path, &rng.bytes()));
+                            rewritten.get_or_insert(path);
+                        }
+                        1 => top.push(M::whiteout(&path)),
+                        _ => {}
+                    }
+                }
+                if rng.chance(40) {
+                    top.push(M::file(&format!("{place}g1"), &rng.bytes()).owner(1, 2));
+                }
+            }
+            if let Some(target) = rewritten {
+                top.push(M::hard("hl", &target));
+            }
+            if rng.chance(50) {
+                top.push(M::symlink("s2", "b/f2"));
+            }
+            // A fresh oracle for each seed's chain.
+            s.oracle = s.tmp.path().join(format!("oracle-seed-{seed}"));
+            fs::create_dir(&s.oracle).expect("oracle");
+            let ids = s.chain(&[tar(&base), tar(&top)]);
+            s.check_against_oracle(&ids[1]);
+            let mut diff = Vec::new();
+            s.driver
+                .diff(&ids[1], Some(&ids[0]))
+                .expect("diff")
+                .read_to_end(&mut diff)
+                .expect("read diff");
+            let copy = s.layer(Some(&ids[0]), &diff);
+            let a = s.driver.get(&ids[1], &Default::default()).expect("get");
+            let b = s.driver.get(&copy, &Default::default()).expect("get copy");
+            let diffs = compare_trees(&b, &a);
+            s.driver.put(&ids[1]).expect("put");
+            s.driver.put(&copy).expect("put");
+            assert!(
+                diffs.is_empty(),
+                "seed {seed}: re-applied diff differs:\n{}",
+                diffs.join("\n")
+            );
+        }
     }
 
     /// 128 layers, each adding a file, rewriting a shared one and deleting its predecessor's.
