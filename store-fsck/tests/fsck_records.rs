@@ -107,7 +107,59 @@ const CASES: &[Case] = &[
         force: false,
         left: 1,
     },
+    Case {
+        name: "tar-split chunks without a record",
+        damage: |fx, _| {
+            raw_insert(
+                fx,
+                "tar_split_orphan",
+                &format!("sha256:{}", "1".repeat(64)),
+                b"x",
+            );
+        },
+        code: "tar-split-orphan",
+        object: None,
+        force: false,
+        left: 2,
+    },
+    Case {
+        name: "read-write layer record undecodable",
+        damage: |fx, _| raw_insert(fx, "mounts", "ctr", b"\x01garbage"),
+        code: "mount-record-undecodable",
+        object: None,
+        force: false,
+        left: 2,
+    },
+    Case {
+        name: "pending record undecodable, with its staged directory",
+        damage: |fx, _| {
+            let id = "9a".repeat(32);
+            let d = fx.root().join("vfs/dir");
+            std::fs::create_dir_all(d.join(&id)).unwrap();
+            std::fs::write(d.join(format!("{id}.incomplete")), b"").unwrap();
+            raw_insert(fx, "pending", &id, b"\x07");
+        },
+        code: "layer-being-created",
+        object: None,
+        force: false,
+        left: 2,
+    },
 ];
+
+/// Writes a raw value into one of the database's tables (`tar_split_orphan`: a chunk 0 in the
+/// tar-split table under `key`), as damage or a bug would.
+fn raw_insert(fx: &Fixture, table: &str, key: &str, value: &[u8]) {
+    let db = redb::Database::open(fx.root().join("metadata.redb")).unwrap();
+    let w = db.begin_write().unwrap();
+    if table == "tar_split_orphan" {
+        let t: redb::TableDefinition<(&str, u32), &[u8]> = redb::TableDefinition::new("tar_split");
+        w.open_table(t).unwrap().insert((key, 0), value).unwrap();
+    } else {
+        let t: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new(table);
+        w.open_table(t).unwrap().insert(key, value).unwrap();
+    }
+    w.commit().unwrap();
+}
 
 #[test]
 fn each_record_or_directory_damage_is_found_and_repaired() {

@@ -34,6 +34,10 @@ pub mod codes {
     pub const TAR_SPLIT_SIZE_MISMATCH: &str = "tar-split-size-mismatch";
     /// Mount records that cannot be read.
     pub const MOUNT_RECORDS_UNREADABLE: &str = "mount-records-unreadable";
+    /// A read-write layer record that does not decode.
+    pub const MOUNT_RECORD_UNDECODABLE: &str = "mount-record-undecodable";
+    /// Tar-split data stored for a layer that has no record.
+    pub const TAR_SPLIT_ORPHAN: &str = "tar-split-orphan";
     /// A read-write layer stands on a layer that has no record.
     pub const MOUNT_PARENT_MISSING: &str = "mount-parent-missing";
     /// A read-write layer's driver directory is missing.
@@ -78,6 +82,11 @@ pub(crate) enum Hint {
     Damaged { key: String },
     /// Read-write layer `name` has lost its directory: drop its record and init layer.
     DropMount { name: String },
+    /// Read-write layer record `name` does not decode: drop it (its directories, named by no
+    /// record, are orphans).
+    DropMountRecord { name: String },
+    /// Remove tar-split chunks stored under `key` with no layer record.
+    RemoveOrphanTarSplit { key: String },
     /// Read-write layer `name` is unusable: remove it, only under `--force` (it holds data).
     DamagedMount { name: String },
     /// Recreate the (empty) init layer of read-write layer `name`.

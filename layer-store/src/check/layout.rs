@@ -148,20 +148,24 @@ pub(crate) fn check_layout(input: &LayoutInput<'_>, notes: &mut Vec<String>) -> 
     }
 
     for p in input.pending {
-        if input.live_writer && process_alive(p.pid) {
+        if input.live_writer && p.pid != 0 && process_alive(p.pid) {
             notes.push(format!(
                 "driver directory {} is being created by running process {}",
                 p.cache_id, p.pid
             ));
         } else {
+            let by = if p.pid == 0 {
+                "an unknown process (its pending record does not decode)".to_owned()
+            } else {
+                format!("process {}", p.pid)
+            };
             out.push(
                 Finding::new(
                     codes::LAYER_BEING_CREATED,
                     &p.cache_id,
                     format!(
-                        "the creation of a layer in driver directory {} by process {} was \
-                         interrupted",
-                        p.cache_id, p.pid
+                        "the creation of a layer in driver directory {} by {by} was interrupted",
+                        p.cache_id
                     ),
                 )
                 .fix(Hint::RollBack {

@@ -25,6 +25,8 @@
 //! - `tar-split-digest-mismatch`: the tar-split data does not match its stored digest or size.
 //! - `tar-split-size-mismatch`: the file sizes it records do not add up to the layer's diff size.
 //! - `mount-records-unreadable`: the read-write layer records cannot be read.
+//! - `mount-record-undecodable`: a read-write layer record does not decode.
+//! - `tar-split-orphan`: tar-split data stored for a layer that has no record.
 //! - `mount-parent-missing`: a read-write layer stands on a layer that has no record.
 //! - `mount-dir-missing`: a read-write layer's driver directory is missing.
 //! - `init-dir-missing`: a read-write layer's init layer directory is missing.
@@ -365,18 +367,53 @@ impl Checker {
             .into_iter()
             .map(|(k, r)| (k, r.map_err(|e| e.to_string())))
             .collect();
-        let mounts = match self.meta.mounts() {
-            Ok(m) => m,
-            Err(e) => {
-                report.push(Finding::new(
-                    codes::MOUNT_RECORDS_UNREADABLE,
-                    self.meta.path().display().to_string(),
-                    format!("the read-write layer records cannot be read: {e}"),
-                ));
-                Vec::new()
+        let mut mounts = Vec::new();
+        match self.meta.mounts_raw() {
+            Ok(raw) => {
+                for (name, record) in raw {
+                    match record {
+                        Ok(m) => mounts.push(m),
+                        Err(e) => report.push(
+                            Finding::new(
+                                codes::MOUNT_RECORD_UNDECODABLE,
+                                &name,
+                                format!("the read-write layer record does not decode: {e}"),
+                            )
+                            .fix(Hint::DropMountRecord { name: name.clone() }),
+                        ),
+                    }
+                }
             }
-        };
-        let pending = self.meta.pending()?;
+            Err(e) => report.push(Finding::new(
+                codes::MOUNT_RECORDS_UNREADABLE,
+                self.meta.path().display().to_string(),
+                format!("the read-write layer records cannot be read: {e}"),
+            )),
+        }
+        // An undecodable pending record still names its directory (the key): it is rolled back
+        // like any other, its process unknown (pid 0).
+        let pending = self
+            .meta
+            .pending_raw()?
+            .into_iter()
+            .map(|(key, record)| {
+                record.unwrap_or(metadata::PendingRecord {
+                    cache_id: key,
+                    pid: 0,
+                    started_unix_nanos: 0,
+                })
+            })
+            .collect();
+        for (key, chunks) in self.meta.orphan_tar_split()? {
+            report.push(
+                Finding::new(
+                    codes::TAR_SPLIT_ORPHAN,
+                    &key,
+                    format!("{chunks} tar-split chunk(s) stored for a layer that has no record"),
+                )
+                .fix(Hint::RemoveOrphanTarSplit { key: key.clone() }),
+            );
+        }
         Ok((Graph::new(raw, mounts), pending))
     }
 

@@ -74,6 +74,12 @@ pub(crate) enum Op {
     RemoveTemp {
         path: PathBuf,
     },
+    DropMountRecord {
+        name: String,
+    },
+    RemoveOrphanTarSplit {
+        key: String,
+    },
 }
 
 /// One step of a repair.
@@ -206,6 +212,18 @@ pub(crate) fn build(
                     }
                 }
             }
+            Hint::DropMountRecord { name } => recreate.push(action(
+                Phase::Recreate,
+                name,
+                format!("drop the undecodable read-write layer record {name:?}"),
+                Op::DropMountRecord { name: name.clone() },
+            )),
+            Hint::RemoveOrphanTarSplit { key } => cleanup.push(action(
+                Phase::Cleanup,
+                key,
+                "remove tar-split chunks that no layer record owns".to_owned(),
+                Op::RemoveOrphanTarSplit { key: key.clone() },
+            )),
             Hint::RemoveDir { id } => cleanup.push(action(
                 Phase::Cleanup,
                 id,

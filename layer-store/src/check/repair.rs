@@ -81,6 +81,8 @@ fn run(meta: &MetadataStore, driver: &dyn Driver, op: &Op) -> Result<(), String>
             }
             meta.remove_layer_key(key).map_err(|e| s(&e))
         }
+        Op::DropMountRecord { name } => meta.remove_mount(name).map_err(|e| s(&e)),
+        Op::RemoveOrphanTarSplit { key } => meta.remove_orphan_tar_split(key).map_err(|e| s(&e)),
         Op::Unmount { path } => graphdriver::check::unmount(path).map_err(|e| s(&e)),
         Op::RemoveDir { id } => driver.remove(id).map_err(|e| s(&e)),
         Op::RemoveTemp { path } => {
