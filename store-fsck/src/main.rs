@@ -75,7 +75,11 @@ fn run(args: &Args) -> Result<i32, String> {
     let out = report::Printer::new(args.json, &root, checker.driver().name());
     if args.repair {
         let session = checker
-            .repair(&opts, args.force, |report, plan| out.plan(report, plan))
+            .repair(&opts, args.force, |report, plan| match &bar {
+                // The plan goes to stdout between two redraws of the bar on stderr.
+                Some(bar) => bar.suspend(|| out.plan(report, plan)),
+                None => out.plan(report, plan),
+            })
             .map_err(|e| e.to_string())?;
         if let Some(bar) = &bar {
             bar.finish_and_clear();
