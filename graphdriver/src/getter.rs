@@ -95,7 +95,16 @@ mod tests {
                 .unwrap();
             assert_eq!(s, "pw", "{name}");
         }
-        for name in ["link/passwd", "out", "../secret", "etc", ""] {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        // A FIFO is refused, never opened (the open would block until a writer came).
+        for name in ["link/passwd", "out", "../secret", "etc", "", "fifo"] {
             assert!(g.get(name.as_bytes()).is_err(), "{name}");
         }
     }

@@ -55,12 +55,19 @@ pub fn open_subdir(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
     rfs::openat(dir, name, dir_flags(), Mode::empty())
 }
 
-/// Opens regular file `name` of `dir` for reading, never through a symlink.
+/// Opens regular file `name` of `dir` for reading, never through a symlink. Anything else
+/// standing there (a FIFO that would block the open, a device node whose open has effects) is
+/// refused with `EINVAL` before it is opened.
 pub fn open_file(dir: BorrowedFd<'_>, name: &[u8]) -> Result<File, Errno> {
+    let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Errno::INVAL);
+    }
+    // NONBLOCK: should a FIFO take its place meanwhile, the open still returns at once.
     rfs::openat(
         dir,
         name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map(File::from)
