@@ -191,6 +191,15 @@ pub fn write_upper_tar(upper: &Path, _format: UpperFormat, out: &mut dyn Write) 
         out: TarWriter::new(out),
         links: HashMap::new(),
     };
+    // An opaque upper root (a tar with `./.wh..wh..opq`) hides everything below it.
+    let root_xattrs =
+        tree::xattrs(root.as_fd(), b".").map_err(err_at("read xattrs", upper, b""))?;
+    if is_opaque(&root_xattrs) {
+        let meta = EntryMeta::new(EntryKind::Regular, b".wh..wh..opq".to_vec());
+        ctx.out
+            .append(&meta, &mut io::empty())
+            .map_err(write_err(upper))?;
+    }
     ctx.upper_dir(root.as_fd(), b"")?;
     ctx.out.finish().map_err(write_err(upper))?;
     Ok(())
@@ -322,11 +331,19 @@ mod tests {
             0,
         )
         .unwrap();
+        rustix::fs::lsetxattr(
+            up,
+            "trusted.overlay.opaque",
+            b"y",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
         let mut out = Vec::new();
         write_upper_tar(up, UpperFormat::Overlay, &mut out).unwrap();
         assert_eq!(
             names(&out),
             vec![
+                (".wh..wh..opq".into(), EntryKind::Regular),
                 ("dir/".into(), EntryKind::Directory),
                 ("dir/.wh..wh..opq".into(), EntryKind::Regular),
                 ("dir/f".into(), EntryKind::Regular),
