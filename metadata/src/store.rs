@@ -97,6 +97,16 @@ pub struct MetadataStore {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for MetadataStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataStore")
+            .field("path", &self.shared.path)
+            .field("driver", &self.shared.driver)
+            .field("read_only", &self.is_read_only())
+            .finish()
+    }
+}
+
 /// Nanoseconds since the Unix epoch, for record timestamps.
 pub(crate) fn now_unix_nanos() -> u64 {
     SystemTime::now()

@@ -40,6 +40,15 @@ pub struct TarSplitReader {
     end: Option<Result<(), String>>,
 }
 
+impl std::fmt::Debug for TarSplitReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TarSplitReader")
+            .field("chain", &self.chain)
+            .field("next_chunk", &self.next_chunk)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TarSplitReader {
     /// Opens layer `id`'s stream: its record and its chunks from one snapshot.
     pub(crate) fn open(shared: Arc<Shared>, id: &ChainId) -> Result<Option<Self>, Error> {

@@ -37,6 +37,17 @@ pub struct MetadataTransaction {
     writer: TarSplitWriter,
 }
 
+impl std::fmt::Debug for MetadataTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataTransaction")
+            .field("diff_id", &self.diff_id)
+            .field("parent", &self.parent)
+            .field("cache_id", &self.cache_id)
+            .field("tar_split_bytes", &self.writer.raw_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl MetadataTransaction {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let writer = TarSplitWriter::new(shared.tmp_dir.clone(), shared.chunk_size);
@@ -269,6 +280,15 @@ thread_local! {
     /// a small layer's tar-split data.
     static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
         const { std::cell::RefCell::new(None) };
+}
+
+impl std::fmt::Debug for TarSplitWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TarSplitWriter")
+            .field("raw_bytes", &self.raw_bytes)
+            .field("chunks", &(self.spooled_lens.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl TarSplitWriter {
