@@ -342,4 +342,30 @@ mod tests {
         assert_eq!(PendingRecord::decode("c", &p.encode()).unwrap(), p);
         assert!(PendingRecord::decode("c", &p.encode()[..5]).is_err());
     }
+
+    proptest::proptest! {
+        /// Arbitrary bytes and damaged encodings decode to a record or an error, never a panic;
+        /// a valid encoding always round-trips.
+        #[test]
+        fn decoding_anything_never_panics(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+            flips in proptest::collection::vec((0usize..400, proptest::num::u8::ANY), 0..4),
+            cut in 0usize..400,
+        ) {
+            let key = ChainId::from(Digest::of_bytes(b"k"));
+            let _ = LayerRecord::decode(key.as_str(), &bytes);
+            let _ = MountRecord::decode("m", &bytes);
+            let _ = PendingRecord::decode("p", &bytes);
+
+            let r = sample(Some(Descriptor::default()), true);
+            let mut enc = r.encode();
+            proptest::prop_assert_eq!(&LayerRecord::decode(r.chain_id.as_str(), &enc).unwrap(), &r);
+            for (at, x) in flips {
+                let len = enc.len();
+                enc[at % len] ^= x;
+            }
+            enc.truncate(cut.max(1));
+            let _ = LayerRecord::decode(r.chain_id.as_str(), &enc);
+        }
+    }
 }
