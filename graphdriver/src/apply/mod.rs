@@ -58,6 +58,7 @@ pub struct ApplyOptions {
     pub layer_id: String,
     /// Restore owners, device nodes and `trusted.*`/`security.*` xattrs (needs root). Without
     /// it files belong to the caller, device nodes are skipped and only `user.*` xattrs are set.
+    /// Device nodes the kernel refuses even so (root in a user namespace) are skipped too.
     pub privileged: bool,
     /// The parent layers' directories, nearest first (overlay: the lower `diff/` dirs). A
     /// directory the tar needs but does not list (a member `a/b/f` without `a/b/`, a whiteout's
