@@ -2,8 +2,8 @@
 # Times tar-split-rs against the Go tar-split on two ~1 GiB archives generated here:
 #   many:   ~75k small files (log-normal sizes, median ~2 KiB, like a /usr tree), GNU tar
 #   single: a few large random files, GNU tar
-# For each: `disasm --no-stdout` and `asm --output /dev/null`, median of 3 runs of wall time and
-# peak RSS (GNU time), then a table with the throughput ratios. Both tools' round trips are
+# For each: `disasm --no-stdout` and `asm --output /dev/null`, median of 3 runs of wall time,
+# CPU time and peak RSS (GNU time), then a table with the ratios. Both tools' round trips are
 # checked byte for byte first.
 #
 # Usage: benches/scripts/tar-split-vs-go.sh [WORKDIR]   (default /var/tmp/ls-bench)
@@ -26,6 +26,11 @@ if [ -z "${TAR_SPLIT_RS:-}" ]; then
     rs_bin=${CARGO_TARGET_DIR:-$repo/target}/release/tar-split-rs
 else
     rs_bin=$TAR_SPLIT_RS
+fi
+if [ "$(stat -c %F /dev/null)" != "character special file" ]; then
+    # Some atomic writer renamed a file over it: timings would measure disk writes.
+    echo "/dev/null is not a character device (restore it: rm /dev/null; mknod -m 666 /dev/null c 1 3)" >&2
+    exit 1
 fi
 mkdir -p "$work"
 cd "$work"
@@ -88,41 +93,49 @@ for corpus in many single; do
 done
 
 # --- Timing -----------------------------------------------------------------------------------
-# measure NAME CMD...: runs CMD $runs times, prints "median_wall_s median_maxrss_kib"
+# measure CMD...: runs CMD $runs times, prints the medians of wall seconds, max RSS (KiB) and
+# CPU seconds (user + system). On a shared machine the CPU time is the steadier figure.
 measure() {
-    local walls=() rsss=() i out
+    local walls=() rsss=() cpus=() i out
     for ((i = 0; i < runs; i++)); do
-        out=$(/usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1)
-        walls+=("${out% *}")
-        rsss+=("${out#* }")
+        out=$(/usr/bin/time -f "%e %M %U %S" "$@" 2>&1 >/dev/null | tail -1)
+        read -r w m u s <<<"$out"
+        walls+=("$w")
+        rsss+=("$m")
+        cpus+=("$(awk "BEGIN { print $u + $s }")")
     done
-    printf '%s %s\n' \
-        "$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p")" \
-        "$(printf '%s\n' "${rsss[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p")"
+    local mid=$(((runs + 1) / 2))
+    printf '%s %s %s\n' \
+        "$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "${mid}p")" \
+        "$(printf '%s\n' "${rsss[@]}" | sort -g | sed -n "${mid}p")" \
+        "$(printf '%s\n' "${cpus[@]}" | sort -g | sed -n "${mid}p")"
 }
 
-printf '\n%-8s %-7s %10s %10s %10s %10s %10s %10s %8s\n' \
-    corpus verb "go wall" "go RSS" "rs wall" "rs RSS" "go MB/s" "rs MB/s" speedup
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+printf '\n%-7s %-7s %18s %18s %9s %9s %8s %8s\n' \
+    corpus verb "go wall/cpu" "rs wall/cpu" "go RSS" "rs RSS" "speedup" "cpu x"
 for corpus in many single; do
     bytes=$(stat -c %s "$corpus.tar")
     cat "$corpus.tar" > /dev/null # warm the page cache
-    read -r cw cr < <(measure cat "$corpus.tar")
-    printf '%-8s %-7s %10s %10s %9.2fs %7.1fMiB   (the floor: reading the tar)\n' "$corpus" cat - - "$cw" "$(awk "BEGIN { print $cr / 1024 }")"
+    read -r cw _ _ < <(measure cat "$corpus.tar")
+    printf '%-7s %-7s %18s (reading the tar: the floor)\n' "$corpus" cat "${cw}s"
     for verb in disasm asm; do
         if [ $verb = disasm ]; then
-            read -r gw gr < <(measure "$go_bin" disasm --no-stdout --output "$work/t.go.json.gz" "$corpus.tar")
-            read -r rw rr < <(measure "$rs_bin" disasm --no-stdout --output "$work/t.rs.json.gz" "$corpus.tar")
+            read -r gw gr gc < <(measure "$go_bin" disasm --no-stdout --output "$work/t.go.json.gz" "$corpus.tar")
+            read -r rw rr rc < <(measure "$rs_bin" disasm --no-stdout --output "$work/t.rs.json.gz" "$corpus.tar")
         else
-            read -r gw gr < <(measure "$go_bin" asm --input "$corpus.go.json.gz" --path "$corpus" --output /dev/null)
-            read -r rw rr < <(measure "$rs_bin" asm --input "$corpus.rs.json.gz" --path "$corpus" --output /dev/null)
+            read -r gw gr gc < <(measure "$go_bin" asm --input "$corpus.go.json.gz" --path "$corpus" --output /dev/null)
+            read -r rw rr rc < <(measure "$rs_bin" asm --input "$corpus.rs.json.gz" --path "$corpus" --output /dev/null)
         fi
-        python3 - "$corpus" "$verb" "$bytes" "$gw" "$gr" "$rw" "$rr" <<'PY'
+        python3 - "$corpus" "$verb" "$bytes" "$gw" "$gr" "$gc" "$rw" "$rr" "$rc" <<'PY'
 import sys
-c, v, b, gw, gr, rw, rr = sys.argv[1:]
-b, gw, rw = int(b), float(gw), float(rw)
-mbps = lambda w: b / 1e6 / w if w > 0 else float("inf")
-print("%-8s %-7s %9.2fs %7.1fMiB %9.2fs %7.1fMiB %10.0f %10.0f %7.2fx" % (
-    c, v, gw, int(gr) / 1024, rw, int(rr) / 1024, mbps(gw), mbps(rw), gw / rw if rw > 0 else float("inf")))
+c, v, b, gw, gr, gc, rw, rr, rc = sys.argv[1:]
+gw, gc, rw, rc = float(gw), float(gc), float(rw), float(rc)
+ratio = lambda a, b: "%7.2fx" % (a / b) if b > 0 else "    inf"
+print("%-7s %-7s %18s %18s %6.1fMiB %6.1fMiB %8s %8s   (%.0f vs %.0f MB/s)" % (
+    c, v, "%.2fs/%.2fs" % (gw, gc), "%.2fs/%.2fs" % (rw, rc),
+    int(gr) / 1024, int(rr) / 1024, ratio(gw, rw), ratio(gc, rc),
+    int(b) / 1e6 / gw if gw else 0, int(b) / 1e6 / rw if rw else 0))
 PY
     done
 done
