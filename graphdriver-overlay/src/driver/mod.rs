@@ -326,7 +326,14 @@ impl Driver for OverlayDriver {
                 reason: "applying a diff to a mounted layer".into(),
             });
         }
-        native_diff::apply(&self.layout.diff(id), id, tar)
+        // The `l/` links are the store's own symlinks: resolve them to the real directories,
+        // which the apply engine opens without following links.
+        let lowers = self
+            .lower_diffs(id)?
+            .into_iter()
+            .map(|link| std::fs::canonicalize(&link).unwrap_or(link))
+            .collect();
+        native_diff::apply(&self.layout.diff(id), id, lowers, tar)
     }
 
     fn diff(&self, id: &str, parent: Option<&str>) -> Result<Box<dyn Read + Send>> {

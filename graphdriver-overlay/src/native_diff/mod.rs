@@ -29,9 +29,18 @@ fn walk_err<'a>(
 }
 
 /// Applies `tar` into the upper directory `diff` of layer `id`: OCI whiteouts become character
-/// devices 0/0 and opaque markers the `trusted.overlay.opaque=y` xattr.
-pub(crate) fn apply(diff: &Path, id: &str, tar: &mut TarReader<'_>) -> Result<u64> {
-    apply_tar(diff, tar, &ApplyOptions::new(id, WhiteoutMode::Overlay))
+/// devices 0/0 and opaque markers the `trusted.overlay.opaque=y` xattr. `lowers` are the parents'
+/// diff directories, nearest first: a directory the tar needs but does not list takes the
+/// attributes it has in the nearest of them, so the merged view keeps them.
+pub(crate) fn apply(
+    diff: &Path,
+    id: &str,
+    lowers: Vec<std::path::PathBuf>,
+    tar: &mut TarReader<'_>,
+) -> Result<u64> {
+    let mut opts = ApplyOptions::new(id, WhiteoutMode::Overlay);
+    opts.lower_dirs = lowers;
+    apply_tar(diff, tar, &opts)
 }
 
 /// The paths that changed in the layer whose upper directory is `diff`, against the merged view
