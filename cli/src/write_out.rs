@@ -1,6 +1,8 @@
-//! Writing a (verified) stream to a file or to standard output. A file is written under a
+//! Writing a (verified) stream to a file or to standard output. A regular file is written under a
 //! temporary name beside it and renamed only when the whole stream has been read without error,
-//! so that a failed export never leaves a file that looks complete.
+//! so that a failed export never leaves a file that looks complete. Anything else that exists
+//! at the path (`/dev/null`, a FIFO, a terminal) is written in place: renaming over it would
+//! replace a device node with a file.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt as _;
@@ -23,14 +25,27 @@ pub fn write_stream(input: &mut dyn Read, output: Option<&Path>) -> Result<u64, 
 }
 
 fn write_file(input: &mut dyn Read, path: &Path) -> Result<u64, CliError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     let file_err = |source| CliError::File {
         what: "writing",
         path: path.to_owned(),
         source,
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+            let special = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(file_err)?;
+            let mut out = BufWriter::with_capacity(1 << 20, special);
+            let n = copy(input, &mut out, &path.display().to_string())?;
+            out.flush().map_err(file_err)?;
+            return Ok(n);
+        }
+        _ => {}
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
     // 0666 less the umask, as a file the shell's `>` creates (tempfile's default is 0600).
     let mut temp = tempfile::Builder::new()
@@ -107,6 +122,17 @@ mod tests {
         assert!(!failing.exists());
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "temporary file left behind");
+    }
+
+    #[test]
+    fn a_device_is_written_in_place_never_replaced() {
+        let n = write_stream(&mut &b"gone"[..], Some(Path::new("/dev/null"))).unwrap();
+        assert_eq!(n, 4);
+        use std::os::unix::fs::FileTypeExt as _;
+        assert!(std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
     }
 
     struct Failing;
