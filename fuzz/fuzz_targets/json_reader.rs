@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     for e in &entries {
         match e {
             Entry::Segment(s) => w.segment(s).expect("writing to a Vec"),
-            Entry::File(f) => w.file(&f.name, f.size, f.crc).expect("sizes read fit int64"),
+            Entry::File(f) => w
+                .file(&f.name, f.size, f.crc)
+                .expect("sizes read fit int64"),
         }
     }
     let json = w.finish().expect("writing to a Vec");
