@@ -39,7 +39,9 @@ measure() {
     local walls=() rss=0
     for _ in $(seq "$runs"); do
         eval "$setup"
+        # Let the writeback and discards of the previous run settle: they are not this run's.
         sync
+        sleep 3
         /usr/bin/time -f '%e %M' -o time.out "$@" >/dev/null
         read -r wall kib < time.out
         walls+=("$wall")
@@ -49,21 +51,22 @@ measure() {
     echo "$rss"
 }
 
-floor_register() { # tar -> hash, then extract, then sync: the parts one after the other
-    openssl dgst -sha256 "$1" >/dev/null
-    tar -xf "$1" -C floor-x
-    sync
+# Removes a tree, unmounting whatever a peer left mounted under it first.
+wipe() {
+    grep -F " $1" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount 2>/dev/null || true
+    rm -rf "$1"
 }
-export -f floor_register
 
 printf '%-8s %-10s %10s %10s %12s %8s\n' corpus step ours_s floor_s ours_rss_MiB ratio
 for corpus in many single; do
     tar=$work/$corpus.tar
     root=$work/store-$corpus
     want=$(sha256sum < "$tar" | cut -d' ' -f1)
-    read -r reg_s reg_rss < <(measure "rm -rf $root; mkdir -p $root" \
+    read -r reg_s reg_rss < <(measure "wipe $root; mkdir -p $root" \
         "$bin" --root "$root" --driver "$driver" register "$tar")
-    read -r flr_s _ < <(measure "rm -rf floor-x; mkdir floor-x" bash -c "floor_register $tar")
+    # The floor: hash, then extract, then sync, one after the other.
+    read -r flr_s _ < <(measure "wipe floor-x; mkdir floor-x" \
+        sh -c "openssl dgst -sha256 '$tar' >/dev/null && tar -xf '$tar' -C floor-x && sync")
     chain=$("$bin" --root "$root" ls | head -n 1 | cut -d' ' -f1)
     got=$("$bin" --root "$root" export "$chain" | sha256sum | cut -d' ' -f1)
     [ "$got" = "$want" ] || { echo "EXPORT MISMATCH on $corpus" >&2; exit 1; }
@@ -77,7 +80,7 @@ for corpus in many single; do
         cs=$work/cs-$corpus
         csid=$(printf 'b%.0s' $(seq 64))
         csopts=(--graph "$cs/graph" --run "$cs/run" --storage-driver overlay)
-        read -r cs_reg cs_rss < <(measure "rm -rf $cs; mkdir -p $cs" containers-storage \
+        read -r cs_reg cs_rss < <(measure "wipe $cs; mkdir -p $cs" containers-storage \
             import-layer "${csopts[@]}" --id "$csid" --file "$tar")
         read -r cs_exp _ < <(measure ":" containers-storage diff "${csopts[@]}" -u \
             --file /dev/null "$csid")
@@ -86,8 +89,9 @@ for corpus in many single; do
         printf '%-8s %-10s %10s %10s %12s %8.2f\n' "$corpus" "c/s exp" "$exp_s" "$cs_exp" "-" \
             "$(echo "$cs_exp / $exp_s" | bc -l)"
         containers-storage shutdown "${csopts[@]}" >/dev/null 2>&1 || true
-        rm -rf "$cs"
+        wipe "$cs"
     fi
     "$bin" --root "$root" rm "$chain" >/dev/null
 done
-rm -rf floor-x time.out
+wipe floor-x
+rm -f time.out
