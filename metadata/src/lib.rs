@@ -25,6 +25,13 @@
 //!   it, never a panic (see the `guard` module for how redb panics are contained).
 //! - A layer's tar-split data is never held whole in memory: it is written through a chunking,
 //!   compressing writer and read back through a verifying reader.
+//!
+//! # Costs
+//! A commit is durable (redb's two-phase commit: a few disk syncs), so a caller recording many
+//! layers at once uses [`MetadataStore::commit_batch`]. Point reads in the writing process are
+//! served from a snapshot kept until its next write (about a microsecond); a read-only handle
+//! begins a read transaction per call, which in redb's multi-process mode costs a few file-lock
+//! system calls.
 
 mod codec;
 mod descriptor;
