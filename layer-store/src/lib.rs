@@ -34,6 +34,7 @@ mod recovery;
 mod register;
 mod rwlayer;
 mod store;
+mod writeback;
 
 pub use chain::{chain_id_of, create_chain_id};
 pub use error::{ErrorKind, Result, StoreError};

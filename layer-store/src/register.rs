@@ -11,6 +11,7 @@ use crate::error::{Result, StoreError};
 use crate::ingest::{ingest, Ingested};
 use crate::layer::Layer;
 use crate::store::{LayerEntry, Store};
+use crate::writeback::with_early_writeback;
 
 /// A fresh random directory ID: 32 random bytes in hex.
 pub(crate) fn random_id() -> String {
@@ -99,8 +100,10 @@ impl Store {
             Err(err) => return Err(self.discard(&cache_id, err.into())),
         };
         let parent_name = parent.map_or_else(|| "none".to_owned(), |p| p.to_string());
-        let (extracted, ingested) = ingest(tar, |input| {
-            self.extract(input, &cache_id, parent_cache, &mut tx, &parent_name)
+        let (extracted, ingested) = with_early_writeback(&self.inner.root, || {
+            ingest(tar, |input| {
+                self.extract(input, &cache_id, parent_cache, &mut tx, &parent_name)
+            })
         });
         let outcome = match (extracted, ingested) {
             (Err(err), _) => Err(err),
