@@ -16,6 +16,9 @@ use crate::{tree, Result};
 /// layer (even one that points inside) is never followed: a name that crosses one is an error.
 pub struct DirFileGetter {
     root: OwnedFd,
+    /// The directory of the last file opened (its cleaned path and fd): a tar lists a
+    /// directory's files together, so most lookups need no directory walk at all.
+    last_dir: Option<(Vec<u8>, OwnedFd)>,
 }
 
 impl DirFileGetter {
@@ -23,7 +26,25 @@ impl DirFileGetter {
     pub fn new(root: &Path) -> Result<Self> {
         Ok(Self {
             root: crate::fsutil::open_dir(root)?,
+            last_dir: None,
         })
+    }
+
+    /// Makes `last_dir` the directory `dirs` (cleaned components under the root, not empty),
+    /// from the cache or by a walk that opens every component with `O_NOFOLLOW`.
+    fn enter_dir(&mut self, dirs: &[&[u8]], name: &[u8]) -> io::Result<()> {
+        let key = crate::apply::path::join(dirs);
+        if self.last_dir.as_ref().is_some_and(|(k, _)| *k == key) {
+            return Ok(());
+        }
+        self.last_dir = None;
+        let mut dir: Option<OwnedFd> = None;
+        for d in dirs {
+            let parent = dir.as_ref().map_or(self.root.as_fd(), |f| f.as_fd());
+            dir = Some(tree::open_subdir(parent, d).map_err(named(name))?);
+        }
+        self.last_dir = dir.map(|fd| (key, fd));
+        Ok(())
     }
 }
 
@@ -42,12 +63,13 @@ impl FileGetter for DirFileGetter {
                 "names the layer root",
             ));
         };
-        let mut dir: Option<OwnedFd> = None;
-        for d in dirs {
-            let parent = dir.as_ref().map_or(self.root.as_fd(), |f| f.as_fd());
-            dir = Some(tree::open_subdir(parent, d).map_err(named(name))?);
+        if !dirs.is_empty() {
+            self.enter_dir(dirs, name)?;
         }
-        let parent = dir.as_ref().map_or(self.root.as_fd(), |f| f.as_fd());
+        let parent = match (&self.last_dir, dirs.is_empty()) {
+            (Some((_, fd)), false) => fd.as_fd(),
+            _ => self.root.as_fd(),
+        };
         let file = tree::open_file(parent, last).map_err(named(name))?;
         let st = rustix::fs::fstat(&file).map_err(named(name))?;
         if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
