@@ -18,6 +18,24 @@ pub(crate) fn random_id() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
+/// Passes entries on to `inner` and sums the file sizes they record (kept for fsck, which
+/// checks a stored tar-split against it).
+struct SizeCounting<S> {
+    inner: S,
+    file_sizes: u64,
+}
+
+impl<S: tar_split::EntrySink> tar_split::EntrySink for SizeCounting<S> {
+    fn segment(&mut self, raw: &[u8]) -> std::io::Result<()> {
+        self.inner.segment(raw)
+    }
+
+    fn file(&mut self, name: &[u8], size: u64, crc: Option<u64>) -> std::io::Result<()> {
+        self.file_sizes += size;
+        self.inner.file(name, size, crc)
+    }
+}
+
 /// What the extracting side produced.
 struct Extracted {
     applied_size: u64,
@@ -140,7 +158,10 @@ impl Store {
                 source: Some(source),
             }
         };
-        let mut sink = tar_split::binary::BinaryWriter::new(tx.tar_split_writer());
+        let mut sink = SizeCounting {
+            inner: tar_split::binary::BinaryWriter::new(tx.tar_split_writer()),
+            file_sizes: 0,
+        };
         let mut reader = tar_split::TarReader::new(input, &mut sink);
         let applied_size = self
             .inner
@@ -149,8 +170,11 @@ impl Store {
         let parsed = reader
             .finish()
             .map_err(|e| invalid(format!("malformed tar: {e}"), Box::new(e)))?;
-        sink.finish()
+        let file_sizes = sink.file_sizes;
+        sink.inner
+            .finish()
             .map_err(|e| StoreError::io("recording the tar-split", e))?;
+        tx.set_tar_split_file_sizes(file_sizes);
         Ok(Extracted {
             applied_size,
             parsed,
