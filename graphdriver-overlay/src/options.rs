@@ -18,4 +18,9 @@ pub enum MountApi {
 pub struct OverlayOptions {
     /// How to mount.
     pub mount_api: MountApi,
+    /// Open an existing home for reading and checking only: no test mount, no start-up
+    /// housekeeping (stale probes, dangling `l/` links), no directory created. For read-only
+    /// store opens beside a live writer and for `store-fsck` without `--repair`, which must
+    /// change nothing on disk.
+    pub passive: bool,
 }

@@ -66,13 +66,17 @@ impl std::fmt::Debug for Store {
 
 /// The driver a store at `root` uses: the one whose home exists, else overlay where it works,
 /// else vfs.
-fn open_driver(root: &Path, choice: &DriverChoice) -> Result<Arc<dyn Driver>> {
+fn open_driver(root: &Path, choice: &DriverChoice, read_only: bool) -> Result<Arc<dyn Driver>> {
     let overlay_home = root.join("overlay");
     let vfs_home = root.join("vfs");
     let overlay = || -> Result<Arc<dyn Driver>> {
         Ok(Arc::new(graphdriver_overlay::OverlayDriver::new(
             &overlay_home,
-            graphdriver_overlay::OverlayOptions::default(),
+            graphdriver_overlay::OverlayOptions {
+                // A read-only open changes nothing on disk (no test mount, no housekeeping).
+                passive: read_only && overlay_home.is_dir(),
+                ..Default::default()
+            },
         )?))
     };
     let vfs =
@@ -105,7 +109,7 @@ impl Store {
                 StoreError::io(format!("creating store root {}", root.display()), e)
             })?;
         }
-        let driver = open_driver(&root, &opts.driver)?;
+        let driver = open_driver(&root, &opts.driver, opts.read_only)?;
         let driver_max = driver.capabilities().max_depth;
         if opts.max_depth > driver_max {
             return Err(StoreError::NotSupported(format!(

@@ -34,7 +34,10 @@ fn driver_in(api: MountApi, base: Option<PathBuf>) -> Option<(tempfile::TempDir,
     .unwrap();
     match OverlayDriver::new(
         &tmp.path().join("overlay"),
-        OverlayOptions { mount_api: api },
+        OverlayOptions {
+            mount_api: api,
+            ..Default::default()
+        },
     ) {
         Ok(d) => Some((tmp, d)),
         Err(
@@ -720,4 +723,36 @@ fn a_backing_fs_without_d_type_is_refused() {
         other => panic!("expected IncompatibleFs, got {:?}", other.map(|_| ())),
     }
     assert!(!left, "a refused start left its home behind");
+}
+
+#[test]
+fn a_passive_open_changes_nothing_on_disk() {
+    if !store_tests::driver_suite::is_root() {
+        eprintln!("skipped: overlay needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("overlay");
+    if OverlayDriver::new(&home, OverlayOptions::default()).is_err() {
+        eprintln!("skipped: overlay cannot run here");
+        return;
+    }
+    // A dangling short link, as a layer removed by hand leaves it.
+    std::os::unix::fs::symlink("../gone/diff", home.join("l/DANGLINGLINK00000000000000")).unwrap();
+    let before: Vec<_> = std::fs::read_dir(home.join("l"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let passive = OverlayOptions {
+        passive: true,
+        ..Default::default()
+    };
+    OverlayDriver::new(&home, passive.clone()).unwrap();
+    let after: Vec<_> = std::fs::read_dir(home.join("l"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(before, after, "a passive open prunes nothing");
+    assert!(OverlayDriver::new(&tmp.path().join("missing"), passive).is_err());
+    assert!(!tmp.path().join("missing").exists(), "nor creates a home");
 }

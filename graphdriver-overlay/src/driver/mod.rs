@@ -102,12 +102,17 @@ impl OverlayDriver {
                 driver: NAME,
                 reason,
             })?;
-        std::fs::create_dir_all(home).map_err(io_err("create directory", home))?;
+        let passive = opts.passive;
+        if !passive {
+            std::fs::create_dir_all(home).map_err(io_err("create directory", home))?;
+        }
         let home = std::fs::canonicalize(home).map_err(io_err("resolve", home))?;
         let backing_fs = startup::backing_fs(&home)?;
         let layout = Layout::new(home.clone());
-        for dir in [layout.link_dir(), layout.empty()] {
-            std::fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        if !passive {
+            for dir in [layout.link_dir(), layout.empty()] {
+                std::fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+            }
         }
         let page_size = rustix::param::page_size();
         let mounter = Mounter::new(
@@ -117,8 +122,10 @@ impl OverlayDriver {
             mount_options(),
             page_size,
         );
-        startup::remove_stale_probes(&home, &mounter);
-        if probe {
+        if !passive {
+            startup::remove_stale_probes(&home, &mounter);
+        }
+        if probe && !passive {
             startup::probe(&home, &mounter)?;
         }
         let driver = OverlayDriver {
@@ -130,7 +137,9 @@ impl OverlayDriver {
             backing_fs,
         };
         driver.adopt_mounts()?;
-        driver.prune_dangling_links();
+        if !passive {
+            driver.prune_dangling_links();
+        }
         Ok(driver)
     }
 }

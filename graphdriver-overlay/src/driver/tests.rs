@@ -335,6 +335,7 @@ fn legacy_mode_mounts_with_the_option_string_and_a_page_bound_depth() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = OverlayOptions {
         mount_api: crate::MountApi::Legacy,
+        ..Default::default()
     };
     let d = OverlayDriver::with_calls(&tmp.path().join("o"), opts, calls.clone(), false).unwrap();
     assert!(d.capabilities().max_depth < 500);
