@@ -101,3 +101,51 @@ fn an_overlay_layer_without_its_files_is_removed() {
     assert_eq!(status, 1, "{json:#}");
     assert_eq!(fx.assert_clean_and_exact(), 2);
 }
+
+/// Every path under `root` with its kind, size and modification time.
+fn snapshot(root: &std::path::Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            if m.is_dir() {
+                todo.push(e.path());
+            }
+            out.push((e.path(), m.len(), m.modified().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A check without `--repair` opens the overlay driver passively: a dangling `l/` link (its
+/// target gone) is reported, not pruned, and nothing on disk changes; the repair fixes it.
+#[test]
+fn an_overlay_check_without_repair_changes_nothing() {
+    if let Err(why) = overlay_usable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let mut fx = Fixture::new("overlay");
+    let ids = fx.chain(&[BASE, MID]);
+    let short = std::fs::read_to_string(layer_dir(&fx, &ids[0]).join("link")).unwrap();
+    let link = fx.root().join("overlay/l").join(short.trim());
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("../nowhere/diff", &link).unwrap();
+    let before = snapshot(fx.root());
+    let (status, json) = fx.fsck(&["--deep"]);
+    assert_eq!(status, 4, "{json:#}");
+    assert_eq!(
+        finding(&json, "short-link-dangling")["object"],
+        ids[0].as_str()
+    );
+    assert!(
+        before == snapshot(fx.root()),
+        "a check without --repair changed the store"
+    );
+    let (status, json) = fx.fsck(&["--repair"]);
+    assert_eq!(status, 1, "{json:#}");
+    assert_eq!(fx.assert_clean_and_exact(), 2);
+}

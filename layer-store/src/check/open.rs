@@ -41,9 +41,14 @@ pub(crate) fn open(root: &Path, writable: bool) -> Result<Opened> {
     };
     let home = root.join(meta.driver());
     let driver: Arc<dyn Driver> = match meta.driver() {
+        // A check without repair changes nothing on disk: the driver opens passively (no
+        // probe mount, no start-up housekeeping such as pruning dangling `l/` links).
         "overlay" => Arc::new(graphdriver_overlay::OverlayDriver::new(
             &home,
-            graphdriver_overlay::OverlayOptions::default(),
+            graphdriver_overlay::OverlayOptions {
+                passive: !writable,
+                ..graphdriver_overlay::OverlayOptions::default()
+            },
         )?),
         "vfs" => Arc::new(graphdriver_vfs::VfsDriver::new(&home)?),
         other => {
