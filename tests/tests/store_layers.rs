@@ -132,8 +132,16 @@ fn sizes_count_the_layer_and_the_chain() {
         assert_eq!(base.diff_size(), 5 + 3000, "{driver}");
         assert_eq!(mid.diff_size(), 7 + 6, "{driver}");
         assert_eq!(mid.size().unwrap(), 5 + 3000 + 7 + 6, "{driver}");
-        let record = store.metadata_store().layer(base.chain_id()).unwrap().unwrap();
-        assert_eq!(record.tar_split.file_sizes, 5 + 3000, "{driver}: kept for fsck");
+        let record = store
+            .metadata_store()
+            .layer(base.chain_id())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            record.tar_split.file_sizes,
+            5 + 3000,
+            "{driver}: kept for fsck"
+        );
     });
 }
 
