@@ -194,7 +194,19 @@ impl MountCalls for KernelMounts {
     }
 
     fn unmount(&self, target: &Path) -> io::Result<()> {
-        rustix::mount::unmount(target, UnmountFlags::empty()).map_err(io::Error::from)
+        // A process forked by another thread of ours holds copies of our fds (the mount's own
+        // included) until it execs: the mount is busy for those few milliseconds. Retry briefly
+        // before calling it really busy.
+        let mut attempts = 0;
+        loop {
+            match rustix::mount::unmount(target, UnmountFlags::empty()) {
+                Err(Errno::BUSY) if attempts < 50 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other.map_err(io::Error::from),
+            }
+        }
     }
 }
 
