@@ -2,11 +2,6 @@
 
 use metadata::{ChainId, DiffId};
 
-/// `sha256:<hex>` of the given 32-byte SHA-256 digest.
-pub(crate) fn sha256_string(digest: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(digest))
-}
-
 /// The ChainID of a layer whose parent chain is `parent` and whose content has DiffID `diff_id`:
 /// the DiffID itself for a base layer, else `sha256(parent + " " + diff_id)` over the two full
 /// `sha256:<hex>` strings.

@@ -13,7 +13,6 @@ use metadata::{ChainId, DiffId};
 use sha2::{Digest as _, Sha256};
 use tar_split::Entry;
 
-use crate::chain::sha256_string;
 use crate::error::{Result, StoreError};
 use crate::layer::LayerInfo;
 use crate::Store;
@@ -272,8 +271,8 @@ fn assemble_part(store: &Store, part: &Part, out: &mut ChunkSender) -> Result<()
     };
     tar_split::assemble(entries(store, &part.chain_id)?, getter, &mut writer)
         .map_err(|e| corrupt(e.to_string()))?;
-    let digest = sha256_string(&writer.hasher.finalize_reset());
-    if digest != part.diff_id.as_str() {
+    let digest = metadata::Digest::from_sha256_bytes(&writer.hasher.finalize_reset().into());
+    if digest != *part.diff_id.digest() {
         return Err(corrupt(format!(
             "the reassembled tar has digest {digest}, not its DiffID {}",
             part.diff_id

@@ -13,7 +13,6 @@ use sha2::{Digest as _, Sha256};
 use tar_split::binary::BinaryReader;
 
 use super::finding::{codes, Finding, Hint};
-use crate::chain::sha256_string;
 
 /// Bytes handed from the assembling thread to the hashing one at a time.
 const CHUNK: usize = 1 << 20;
@@ -173,7 +172,7 @@ fn verify(shared: &Shared<'_>, item: &DeepItem) -> Result<(), String> {
         assembler
             .join()
             .map_err(|_| "the assembling thread failed".to_owned())??;
-        let digest = sha256_string(&hasher.finalize());
+        let digest = metadata::Digest::from_sha256_bytes(&hasher.finalize().into()).to_string();
         if digest == item.diff_id.as_str() {
             Ok(())
         } else {
